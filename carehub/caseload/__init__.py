@@ -1,0 +1,1 @@
+"""Patients, their contacts and clinical facts; FHIR import and the demo caseload."""

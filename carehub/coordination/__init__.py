@@ -1,0 +1,1 @@
+"""Coordination actions and the tamper-evident audit chain."""

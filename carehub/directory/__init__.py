@@ -1,0 +1,1 @@
+"""Practitioner directory and geodata (communes)."""

@@ -1,0 +1,44 @@
+"""Commune reference data, loaded from the shipped CSV into the database."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, select
+
+from carehub.directory.models import Commune
+from carehub.paths import resources_dir
+
+
+def communes_csv() -> Path:
+    return resources_dir() / "communes-fr.csv"
+
+
+def read_communes(path: Path | None = None) -> list[dict[str, object]]:
+    with (path or communes_csv()).open(encoding="utf-8", newline="") as handle:
+        return [
+            {
+                "insee": row["REF_INSEE"],
+                "name": row["NAME"],
+                "normalized": row["NORMALIZED"],
+                "department": row["DEPARTMENT"],
+                "postal_codes": row["ZIP_CODES"],
+                "latitude": float(row["LATITUDE"]),
+                "longitude": float(row["LONGITUDE"]),
+                "district_of": row["DISTRICT_OF"] or None,
+            }
+            for row in csv.DictReader(handle)
+            if row["LATITUDE"] and row["LONGITUDE"]
+        ]
+
+
+def ensure_communes(session: Session) -> int:
+    """Load the communes once; returns how many the table holds."""
+    count = session.exec(select(func.count()).select_from(Commune)).one()
+    if count == 0:
+        rows = read_communes()
+        session.execute(insert(Commune), rows)
+        count = len(rows)
+    return count

@@ -1,0 +1,20 @@
+"""Every table of the local database, imported so SQLModel.metadata knows them all."""
+
+from sqlmodel import SQLModel
+
+from carehub.caseload import models as caseload_models
+from carehub.coordination import audit as coordination_audit
+from carehub.directory import models as directory_models
+from carehub.sync import outbox as sync_outbox
+from carehub.users import models as users_models
+
+__all__ = [
+    "SQLModel",
+    "caseload_models",
+    "coordination_audit",
+    "directory_models",
+    "sync_outbox",
+    "users_models",
+]
+
+metadata = SQLModel.metadata

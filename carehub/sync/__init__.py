@@ -1,0 +1,1 @@
+"""Outbox of local changes, and (later) the hub and FHIR export."""

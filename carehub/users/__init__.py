@@ -1,0 +1,1 @@
+"""Care managers, supervisors and administrators of the workstation."""
