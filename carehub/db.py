@@ -261,8 +261,16 @@ def _migrate_with_backup(path: Path, key: str, engine: Engine) -> None:
     current, head = _check_schema_known(path, engine)
     if current == head:
         return
-    backup_database(path, key, engine, reason=f"before-{head}")
-    _upgrade(engine)
+    backup = backup_database(path, key, engine, reason=f"before-{head}")
+    try:
+        _upgrade(engine)
+    except Exception as exc:  # the migration's transaction rolled back: the file is as it was
+        raise StorageError(
+            f"Updating the database {path} to schema {head} failed ({exc}); nothing was "
+            f"changed. A copy made just before is at {backup}.",
+            f"La mise à jour de la base {path} (schéma {head}) a échoué ({exc}) ; rien n'a été "
+            f"modifié. Une copie faite juste avant se trouve dans {backup}.",
+        ) from exc
 
 
 def _upgrade(engine: Engine) -> None:
