@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -252,7 +253,8 @@ def update_patient(session: Session, *, patient_id: uuid.UUID, data: PatientInpu
     patient = get_patient(session, patient_id=patient_id)
     _check_ins_free(session, data.ins, patient.id)
     _check_commune(session, data.commune_insee)
-    before = {name: _jsonable(getattr(patient, name)) for name in data.model_fields_set}
+    before = {name: _jsonable(getattr(patient, name))
+              for name in data.model_fields_set - {"phones"}}
     changed = _apply(session, patient, data)
     if changed:
         patient.updated_at = utcnow()
@@ -302,7 +304,7 @@ def search_patient_ids(session: Session, *, text: str = "", statuses: Sequence[s
                        care_manager: str | None = None) -> list[uuid.UUID]:
     """Ids of the matching patients in name order; every word typed must match."""
     query = select(Patient.id)
-    for word in fold(text).split():
+    for word in search_words(text):
         query = query.where(func.instr(Patient.search_text, word) > 0)
     if statuses:
         query = query.where(col(Patient.status).in_(statuses))
@@ -312,6 +314,14 @@ def search_patient_ids(session: Session, *, text: str = "", statuses: Sequence[s
         query = query.join(User, and_(col(User.id) == Patient.care_manager_id,
                                       col(User.name) == care_manager))
     return list(session.exec(query.order_by(col(Patient.sort_key), col(Patient.id))))
+
+
+def search_words(text: str) -> list[str]:
+    """Folded words to match; a typed phone number ("06 12 34", "+33 6 12") is one word."""
+    if re.fullmatch(r"[\d\s.+()-]+", text.strip()):
+        digits = re.sub(r"\D", "", text)
+        return [digits] if digits else []
+    return fold(text).split()
 
 
 def _first_phone() -> Any:
