@@ -30,7 +30,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 patients_app = typer.Typer(no_args_is_help=True, help="The caseload's patients.")
 import_app = typer.Typer(no_args_is_help=True, help="Import data from other software.")
 app.add_typer(patients_app, name="patients")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit chain.")
 app.add_typer(import_app, name="import")
+app.add_typer(audit_app, name="audit")
 
 
 @dataclass
@@ -170,6 +172,27 @@ def patients_list(
     for row in rows:
         typer.echo(f"{row['id']}  {row['ins'] or '-':15}  {row['used_name'] or row['birth_name']} "
                    f"{row['given_names']}  {row['birth_date']}  {row['commune'] or ''}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the audit chain; report the first broken link (exit 1 if any)."""
+    from carehub.coordination.audit import verify_chain
+
+    with _state(ctx).read() as session:
+        report = verify_chain(session)
+    if as_json:
+        print_json({"events": report.events, "intact": report.intact,
+                    "first_broken_seq": report.first_broken_seq})
+    elif report.intact:
+        typer.echo(f"Audit chain intact: {report.events} events.")
+    if not report.intact:
+        typer.echo(f"error: audit chain broken at event {report.first_broken_seq}: it was "
+                   "altered or removed after being written.", err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:
