@@ -10,8 +10,9 @@ from sqlmodel import Session
 from carehub.coordination.audit import Change, record_events
 from carehub.sync.outbox import Outgoing, enqueue
 
-# Entities the team hub holds (DESIGN.md "The team hub"); others stay local.
-SYNCED_ENTITIES = frozenset({"patient", "action", "reminder"})
+# What the team hub holds (DESIGN.md "The team hub"): the patient record with its
+# contacts and consents, actions and reminders. Other audited entities stay local.
+SYNCED_ENTITIES = frozenset({"patient", "related_person", "consent", "action", "reminder"})
 
 
 def log_changes(session: Session, changes: Sequence[Change],
