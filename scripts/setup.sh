@@ -196,40 +196,18 @@ fill_demo_database() {
     fi
 }
 
-# No screen: run the app on a virtual one (Xvfb), save a picture of it, then close it.
+# No screen: run the app once on a virtual screen (Xvfb) and keep a picture of its window.
 screenshot_headless() {
     local picture
     picture="$(dirname "$(carehub_py 'from carehub.db import default_db_path; print(default_db_path())')")/carehub-demo.png"
     cat <<EOF
 ==> NOTE: no display (\$DISPLAY / \$WAYLAND_DISPLAY are empty), so no window can be shown.
-    CareHub runs once on a virtual screen (xvfb-run) and a picture of it is saved.
-    For the real thing, run this command again in a desktop session (or ssh -X).
+    CareHub opens once on a virtual screen (xvfb-run), waits until the caseload is
+    shown, saves a picture of its window and closes. For the real thing, run this
+    command again in a desktop session (or over ssh -X).
 EOF
-    xvfb-run -a -s "-screen 0 1600x1000x24" "$VENV/bin/python" - "$VENV/bin/carehub-gui" \
-        "$picture" <<'EOF'
-import subprocess, sys, time
-from PySide6.QtGui import QGuiApplication
-
-gui, picture = sys.argv[1], sys.argv[2]
-app = QGuiApplication([])  # a second X client, only to photograph the screen
-process = subprocess.Popen([gui])
-previous, deadline = None, time.monotonic() + 90
-try:
-    while time.monotonic() < deadline and process.poll() is None:
-        time.sleep(1.5)
-        image = app.primaryScreen().grabWindow(0).toImage()
-        painted = image.pixel(5, 5) != image.pixel(image.width() // 2, image.height() // 2)
-        if painted and previous is not None and image == previous:
-            break  # the window is up and stopped changing: its data is loaded
-        previous = image
-    if process.poll() is not None:
-        sys.exit(f"carehub-gui stopped with status {process.returncode}")
-    app.primaryScreen().grabWindow(0).save(picture)
-    print(f"==> screenshot of CareHub on the demo caseload: {picture}")
-finally:
-    process.terminate()
-    process.wait(timeout=20)
-EOF
+    xvfb-run -a -s "-screen 0 1600x1000x24" "$VENV/bin/carehub-gui" --screenshot "$picture"
+    say "screenshot of CareHub on the demo caseload: $picture"
 }
 
 launch_demo() {
