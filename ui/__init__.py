@@ -1,0 +1,1 @@
+"""CareHub's PySide6 desktop application (imports carehub, never the reverse)."""
