@@ -22,7 +22,7 @@ from carehub.directory.communes import ensure_communes
 from carehub.errors import CareHubError
 from carehub.keystore import key_store
 from carehub.users.services import ensure_user
-from ui.i18n import LANGUAGES, install_translators
+from ui.i18n import LANGUAGES, choose_language, install_translators
 
 SCREENSHOT_TIMEOUT_MS = 120_000
 
@@ -42,10 +42,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("App", text)
-
-
 def _fail(args: argparse.Namespace, error: CareHubError) -> None:
     """A French message box; in --screenshot mode the English message on stderr."""
     if args.screenshot is not None:
@@ -62,7 +58,8 @@ def _offer_creation(args: argparse.Namespace, path: Path, user: str) -> Database
         return None
     answer = QMessageBox.question(
         None, "CareHub",
-        _tr("Aucune base de données n'existe encore à l'emplacement %1.\n\n"
+        QCoreApplication.translate(
+            "App", "Aucune base de données n'existe encore à l'emplacement %1.\n\n"
             "Créer une nouvelle base chiffrée maintenant ?").replace("%1", str(path)),
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.Yes)
@@ -127,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("CareHub")
     app.setOrganizationName("CareHub")
-    install_translators(app, args.lang)
+    install_translators(app, choose_language(args.lang))
 
     database = open_for_gui(args, user)
     if database is None:

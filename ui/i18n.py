@@ -24,20 +24,24 @@ def system_language() -> str:
     return "en" if QLocale.system().language() == QLocale.Language.English else "fr"
 
 
-def install_translators(app: QCoreApplication, language: str | None) -> str:
-    """Load the app's and Qt's own translations for `language`; returns the language used."""
-    chosen = language if language in LANGUAGES else system_language()
+def choose_language(requested: str | None) -> str:
+    """--lang when given, else the system's language when we have it, else French."""
+    return requested if requested in LANGUAGES else system_language()
+
+
+def install_translators(app: QCoreApplication, language: str) -> list[QTranslator]:
+    """Load the app's and Qt's own translations for `language`; returns them installed."""
     translators: list[QTranslator] = []
     qt_base = QTranslator(app)
     qt_translations = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if qt_base.load(f"qtbase_{chosen}", qt_translations):
+    if qt_base.load(f"qtbase_{language}", qt_translations):
         translators.append(qt_base)  # the standard buttons (Oui, Annuler...) of message boxes
-    if chosen != "fr":
+    if language != "fr":
         own = QTranslator(app)
-        if own.load(f"carehub_{chosen}", str(translations_dir())):
+        if own.load(f"carehub_{language}", str(translations_dir())):
             translators.append(own)
     for translator in translators:
         app.installTranslator(translator)
-    QLocale.setDefault(QLocale(QLocale.Language.French if chosen == "fr"
+    QLocale.setDefault(QLocale(QLocale.Language.French if language == "fr"
                                else QLocale.Language.English))
-    return chosen
+    return translators

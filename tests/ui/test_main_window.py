@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QLocale, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractButton, QLabel, QTextEdit, QWidget
 from pytestqt.qtbot import QtBot
@@ -19,6 +19,7 @@ from carehub.caseload.services import get_patient, patient_input_from
 from carehub.db import Database
 from tests.ui import add_patients
 from ui.caseload_model import COL_NAME
+from ui.i18n import install_translators
 from ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +130,26 @@ def test_selecting_a_row_shows_the_patient_in_the_panel(qtbot: QtBot, window: Ma
         window.table.selectRow(row)
     assert shown.args == [patient_ids["paul"]]
     assert "Lefebvre" in _shown_text(window.panel)
+
+
+def test_the_window_speaks_english_when_asked(qtbot: QtBot, db: Database,
+                                             patient_ids: dict[str, uuid.UUID]) -> None:
+    app = QCoreApplication.instance()
+    assert app is not None
+    translators = install_translators(app, "en")
+    try:
+        window = MainWindow(db, user="alice")
+        qtbot.addWidget(window)
+        with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
+            window.start()
+        assert window.search_field.placeholderText() == "Search: name, INS, phone, town…"
+        assert window.model.headerData(1, Qt.Orientation.Horizontal) == "Given name(s)"
+        assert window.count_label.text() == "3 patients"
+        window.shutdown()
+    finally:
+        for translator in translators:
+            app.removeTranslator(translator)
+        QLocale.setDefault(QLocale(QLocale.Language.French))
 
 
 def _open_editor(qtbot: QtBot, window: MainWindow, typed: str) -> QWidget:
