@@ -36,8 +36,30 @@ def _account(db_path: Path) -> str:
     return f"database:{db_path.resolve()}"
 
 
+def _insecure_backend() -> str | None:
+    """Name of the default backend when it would not really protect the key.
+
+    keyrings.alt (plain-text files) may be installed for the tests; it is only accepted
+    when chosen on purpose through PYTHON_KEYRING_BACKEND, never picked up silently.
+    """
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    backend = keyring.get_keyring()
+    backends = getattr(backend, "backends", None) or [backend]
+    for candidate in backends:
+        module = type(candidate).__module__
+        if module.startswith(("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")):
+            return f"{module}.{type(candidate).__name__}"
+    return None
+
+
 class KeyringStore:
     """The operating system's keyring (Secret Service, Keychain, Credential Locker)."""
+
+    def _check_backend(self) -> None:
+        insecure = _insecure_backend()
+        if insecure is not None:
+            raise self._fail(RuntimeError(f"only {insecure}, which does not protect secrets"))
 
     def _fail(self, exc: Exception) -> KeyStoreError:
         return KeyStoreError(
@@ -47,6 +69,7 @@ class KeyringStore:
         )
 
     def get(self, db_path: Path) -> str | None:
+        self._check_backend()
         try:
             value: str | None = keyring.get_password(KEYRING_SERVICE, _account(db_path))
         except (keyring.errors.KeyringError, RuntimeError) as exc:
@@ -54,6 +77,7 @@ class KeyringStore:
         return value
 
     def put(self, db_path: Path, key: str) -> None:
+        self._check_backend()
         try:
             keyring.set_password(KEYRING_SERVICE, _account(db_path), key)
         except (keyring.errors.KeyringError, RuntimeError) as exc:

@@ -263,3 +263,16 @@ def test_a_failed_write_leaves_nothing_behind(db: Database) -> None:
         raise RuntimeError("power cut")
     with db.session() as session:
         assert list_patients(session) == []
+
+
+def test_a_plain_text_keyring_is_never_picked_up_silently(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+    monkeypatch.setattr(keyring.core, "_keyring_backend", PlaintextKeyring())
+    path = tmp_path / "carehub.db"
+    with pytest.raises(KeyStoreError, match="does not protect secrets"):
+        create_database(path, key_store())
+    assert not path.exists()
