@@ -885,6 +885,11 @@ def _pick_commune(address: tuple[str | None, str | None, str | None],
 
 # ----------------------------------------------------------------------------- writing
 
+def _bulk_insert(model: type[Any]) -> Any:
+    # A Core insert of the table: one executemany per batch, no per-row ORM bookkeeping.
+    return insert(model.__table__)
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start:start + CHUNK]
@@ -1015,9 +1020,9 @@ class _Writer:
                                        {**payload, "source": self.report.source,
                                         "facts_added": len(draft.facts)}))
             self.payloads.append(payload)
-        self.session.execute(insert(Patient), rows)
+        self.session.execute(_bulk_insert(Patient), rows)
         if phone_rows:
-            self.session.execute(insert(PatientPhone), phone_rows)
+            self.session.execute(_bulk_insert(PatientPhone), phone_rows)
         self.report.patients_created = len(new)
         return ids
 
@@ -1042,7 +1047,7 @@ class _Writer:
                     known.append(e164)
                     drafts[index].fields["phones"].append(e164)
         if rows:
-            self.session.execute(insert(PatientPhone), rows)
+            self.session.execute(_bulk_insert(PatientPhone), rows)
         return current
 
     def _update_existing(self, drafts: list[PatientDraft], existing: dict[int, Patient],
@@ -1108,9 +1113,9 @@ class _Writer:
                                for c in fact.codings)
         self._rewrite(rewritten)
         for chunk in _chunks(fact_rows):
-            self.session.execute(insert(ClinicalFact), chunk)
+            self.session.execute(_bulk_insert(ClinicalFact), chunk)
         for chunk in _chunks(coding_rows):
-            self.session.execute(insert(FactCoding), chunk)
+            self.session.execute(_bulk_insert(FactCoding), chunk)
         self.report.facts_added = sum(added.values())
         self.report.facts_updated = sum(updated.values())
         return added, updated
