@@ -43,8 +43,10 @@ def _coded(system: str, code: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code}]}
 
 
-def _ins(rng: random.Random, sex: int, born: date) -> str:
-    first13 = f"{sex}{born.year % 100:02d}{born.month:02d}41018{rng.randrange(1000):03d}"
+def _ins(number: int, sex: int, born: date) -> str:
+    # Born abroad (99), "commune" and order from the patient's number: unique up to 1M.
+    first13 = f"{sex}{born.year % 100:02d}{born.month:02d}99{number // 1000 % 1000:03d}" \
+        f"{number % 1000:03d}"
     return first13 + f"{ins_key(first13):02d}"
 
 
@@ -59,7 +61,8 @@ def make_bundle(patients: int, seed: int = 7) -> dict[str, Any]:
         url = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
         entries.append({"fullUrl": url, "resource": {
             "resourceType": "Patient",
-            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": _ins(rng, sex, born)},
+            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8",
+                            "value": _ins(number, sex, born)},
                            {"system": "https://practice.example/ids", "value": f"P{number}"}],
             "name": [{"use": "official", "family": f"Nom{number}", "given": ["Prénom"]}],
             "gender": "male" if sex == 1 else "female", "birthDate": born.isoformat(),

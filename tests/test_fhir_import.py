@@ -354,3 +354,19 @@ def test_cli_bad_bundle_exits_1_with_the_message_on_stderr(tmp_path: Path) -> No
                                           str(DATA / "invalid_birth_date.json")])
     assert in_process.exit_code == 1
     assert isinstance(in_process.exception, InputError)
+
+
+@pytest.mark.parametrize("reference", [
+    "https://cabinet-santoni.example/fhir/Patient/pat-003/_history/2",
+    "urn:uuid:6f1c2e0a-0000-4000-8000-000000000001",  # Marie's fullUrl
+])
+def test_subject_references_resolve_by_full_url_or_type_and_id(db: Database,
+                                                               reference: str) -> None:
+    bundle = load("practice_export.json")
+    entry_of(bundle, "c-300")["subject"] = {"reference": reference}
+    run_import(db, bundle)
+    with db.session() as session:
+        owner = session.exec(select(Patient).join(
+            FactCoding, col(FactCoding.patient_id) == Patient.id).where(
+            FactCoding.code == "I509")).one()
+    assert owner.birth_name == ("Nguyen" if "pat-003" in reference else "Santoni")

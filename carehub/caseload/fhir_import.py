@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -47,7 +47,7 @@ from carehub.identifiers import (
 )
 from carehub.phones import parse_phone
 from carehub.text import fold
-from carehub.timeutil import utcnow
+from carehub.timeutil import today, utcnow
 from carehub.users.services import ensure_user
 
 BUNDLE_TYPES = ("collection", "batch", "transaction")
@@ -69,6 +69,7 @@ PHONE_LABELS = {"home": "domicile", "work": "travail", "mobile": "portable"}
 SEX_BY_GENDER = {"female": "F", "male": "M"}
 CHUNK = 500  # ids per IN (...): far below SQLite's bound-parameter limit
 _INSEE_SHAPE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+_T = TypeVar("_T")
 
 
 # ----------------------------------------------------------------------------- report
@@ -357,6 +358,17 @@ def _bounded(system: str, value: str) -> tuple[str, str]:
     return system, value
 
 
+def _lookup(targets: dict[str, _T], reference: Any) -> _T | None:
+    """The target of a reference by fullUrl, Type/id, or an absolute URL ending in Type/id."""
+    ref = _reference(reference)
+    if ref is None:
+        return None
+    if ref in targets:
+        return targets[ref]
+    parts = ref.rstrip("/").split("/")
+    return targets.get("/".join(parts[-2:])) if len(parts) > 2 else None
+
+
 def _reference(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("reference"), str):
         return str(value["reference"]).split("/_history/")[0]
@@ -446,7 +458,7 @@ def _patient_draft(source: str, entry: Entry, by_ref: dict[str, Entry],
                    report: ImportReport) -> PatientDraft:
     resource = entry.resource
     ins, ins_kind = _patient_ins(source, entry)
-    source_system, source_id = _patient_source(entry)
+    source_system, source_id = _patient_source(source, entry)
     fields: dict[str, Any] = _names(source, entry)
     birth = resource.get("birthDate")
     if not isinstance(birth, str) or len(birth) != 10:
@@ -506,7 +518,7 @@ def _patient_ins(source: str, entry: Entry) -> tuple[str | None, str | None]:
     return ins, kind
 
 
-def _patient_source(entry: Entry) -> tuple[str, str]:
+def _patient_source(source: str, entry: Entry) -> tuple[str, str]:
     """The practice software's own key: first identifier that is not an INS, else fullUrl/id."""
     for identifier in entry.resource.get("identifier", []):
         if identifier.get("value") and identifier.get("system") not in INS_SYSTEMS:
@@ -519,7 +531,7 @@ def _patient_source(entry: Entry) -> tuple[str, str]:
     for identifier in entry.resource.get("identifier", []):
         if identifier.get("value"):
             return _bounded(str(identifier.get("system")), normalize_ins(identifier["value"]))
-    raise entry_error("bundle", entry, "identifier", "no identifier, fullUrl nor id",
+    raise entry_error(source, entry, "identifier", "no identifier, fullUrl nor id",
                       "ni identifiant, ni fullUrl, ni id")
 
 
@@ -615,7 +627,7 @@ def _language(resource: dict[str, Any]) -> str | None:
 
 def _general_practitioner(resource: dict[str, Any], by_ref: dict[str, Entry]) -> dict[str, Any]:
     for reference in resource.get("generalPractitioner", []):
-        target = by_ref.get(_reference(reference) or "")
+        target = _lookup(by_ref, reference)
         if target is not None and target.resource_type == "Practitioner":
             practitioner = target.resource
             identifiers = practitioner.get("identifier", [])
@@ -681,7 +693,7 @@ def _fact_concepts(entry: Entry, by_ref: dict[str, Entry]) -> list[Any]:
         case "MedicationStatement" | "MedicationRequest":
             if "medicationCodeableConcept" in resource:
                 return [resource["medicationCodeableConcept"]]
-            medication = by_ref.get(_reference(resource.get("medicationReference")) or "")
+            medication = _lookup(by_ref, resource.get("medicationReference"))
             if medication is not None:
                 return [medication.resource.get("code")]
             return [{"text": resource.get("medicationReference", {}).get("display")}]
@@ -750,7 +762,7 @@ def _assign_owners(session: Session, source: str, entries: list[Entry], facts: l
     unresolved: list[tuple[FactDraft, Any]] = []
     for fact in facts:
         subject = _subject(entry_by_number[fact.entry_number])
-        index = patient_by_ref.get(_reference(subject) or "")
+        index = _lookup(patient_by_ref, subject)
         if index is None:
             unresolved.append((fact, subject))
         else:
@@ -1000,7 +1012,7 @@ class _Writer:
                    "gp_name": None, "status": "active", "deceased_date": None, **draft.fields}
             row.update(id=ids[index], source_system=draft.source_system,
                        source_id=draft.source_id, care_manager_id=manager.id,
-                       registered_on=self.now.date(), created_at=self.now, updated_at=self.now)
+                       registered_on=today(), created_at=self.now, updated_at=self.now)
             row["search_text"] = search_text_for(
                 names=[row["birth_name"], row["used_name"], row["given_names"]], ins=row["ins"],
                 phones=[p[0] for p in draft.phones],
@@ -1064,7 +1076,7 @@ class _Writer:
                 setattr(patient, name, value)
             if patient.source_system is None:
                 patient.source_system, patient.source_id = draft.source_system, draft.source_id
-            commune = communes.get(draft.address)
+            commune = self.session.get(Commune, patient.commune_insee or "")
             patient.search_text = search_text_for(
                 names=[patient.birth_name, patient.used_name, patient.given_names],
                 ins=patient.ins, phones=phones[patient.id],
