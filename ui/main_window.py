@@ -58,8 +58,10 @@ from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)
 
-# Column widths in average characters: wide enough for typical content, no clipping.
-_COLUMN_CHARS = (24, 18, 11, 5, 20, 15, 17, 11, 15, 14)
+# Typical content of each column: its width fits these without clipping.
+_COLUMN_SAMPLES = ("Arnaud (Guillaume)", "Chantal Madeleine", "00/00/0000", "100",
+                   "Saint-Julien-de-Ch", "07 00 00 00 00", "254127511297015", "Suivi actif",
+                   "1 – pré-fragile", "Care manager")
 _SELECTION_DELAY_MS = 80  # arrowing down the list does not load every patient passed
 
 
@@ -101,7 +103,7 @@ class MainWindow(QMainWindow):
         self._selection_timer.timeout.connect(self._load_current_patient)
 
         self.setWindowTitle("CareHub")
-        self.resize(1500, 860)
+        self.resize(1680, 900)
         self._build_widgets()
         self._build_actions()
         self.model.resultShown.connect(self._on_result_shown)
@@ -153,9 +155,11 @@ class MainWindow(QMainWindow):
         columns = self.table.horizontalHeader()
         columns.setHighlightSections(False)
         columns.setStretchLastSection(True)
-        char = self.fontMetrics().averageCharWidth()
-        for column, chars in enumerate(_COLUMN_CHARS[:len(HEADERS)]):
-            self.table.setColumnWidth(column, chars * char + 12)
+        metrics = self.table.fontMetrics()
+        for column, sample in enumerate(_COLUMN_SAMPLES[:len(HEADERS)]):
+            header = self.model.headerData(column, Qt.Orientation.Horizontal)
+            self.table.setColumnWidth(column, max(metrics.horizontalAdvance(sample),
+                                                  metrics.horizontalAdvance(header)) + 16)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         self.table.doubleClicked.connect(lambda _index: self.edit_current())
 
@@ -165,7 +169,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([930, 570])
+        self.splitter.setSizes([1100, 580])
 
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -21,6 +21,7 @@ from tests.ui import add_patients
 from ui.caseload_model import COL_NAME
 from ui.i18n import install_translators
 from ui.main_window import MainWindow
+from ui.patient_dialog import PatientDialog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +130,7 @@ def test_selecting_a_row_shows_the_patient_in_the_panel(qtbot: QtBot, window: Ma
     with qtbot.waitSignal(window.patientShown, timeout=10_000) as shown:
         window.table.selectRow(row)
     assert shown.args == [patient_ids["paul"]]
-    assert "Lefebvre" in _shown_text(window.panel)
+    assert "lefebvre" in _shown_text(window.panel).lower()
 
 
 def test_the_window_speaks_english_when_asked(qtbot: QtBot, db: Database,
@@ -162,17 +163,33 @@ def _open_editor(qtbot: QtBot, window: MainWindow, typed: str) -> QWidget:
 
 
 def test_editing_a_patient_shows_the_new_name_in_the_table(
-        qtbot: QtBot, db: Database, window: MainWindow,
-        patient_ids: dict[str, uuid.UUID]) -> None:
+        qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID]) -> None:
     dialog = _open_editor(qtbot, window, "petit")
-    with db.session() as session:
-        form = patient_input_from(session, get_patient(session, patient_id=patient_ids["claire"]))
+    assert isinstance(dialog, PatientDialog)
+    assert dialog.birth_name_field.text() == "Petit"
+    dialog.birth_name_field.setText("Petitjean")
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        dialog.submitted.emit(form.model_copy(update={"birth_name": "Petitjean"}))
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.current_dialog is None)
     _type_search(qtbot, window, "petitjean")
     assert _names(window) == ["Petitjean"]
     assert window.current_patient_id() == patient_ids["claire"]
+
+
+def test_an_invalid_ins_is_refused_in_the_dialog(qtbot: QtBot, db: Database,
+                                                 window: MainWindow,
+                                                 patient_ids: dict[str, uuid.UUID]) -> None:
+    dialog = _open_editor(qtbot, window, "petit")
+    assert isinstance(dialog, PatientDialog)
+    saved: list[object] = []
+    dialog.submitted.connect(saved.append)
+    dialog.ins_field.setText("279113726145616")  # wrong control key
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert saved == []
+    assert dialog.isVisible()
+    assert dialog.field_error("ins")
+    with db.session() as session:
+        assert get_patient(session, patient_id=patient_ids["claire"]).ins == "279113726145615"
 
 
 def test_a_refused_save_keeps_the_dialog_open_with_the_reason(
