@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,6 +35,7 @@ from carehub.caseload.summary import (
 from ui.formatting import age_text, esc, format_date, format_time, phone_link
 from ui.timeline_model import SORT_ROLE, TimelineModel
 
+TWO_COLUMNS_WIDTH = 640  # narrower, the cards stack in one column
 MAX_LINES = 10  # longer lists end with "… et N autres": the timeline has them all
 MUTED = "#5f6b76"
 FRAGILITY_COLOURS = {0: "#dff3e4", 1: "#fff4cc", 2: "#ffe0c2", 3: "#ffd1d1"}
@@ -110,9 +110,11 @@ class PatientPanel(QWidget):
         font.setBold(True)
         self.name_label.setFont(font)
         self.name_label.setWordWrap(True)
+        self.name_label.setTextFormat(Qt.TextFormat.PlainText)
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.identity_label = QLabel()
         self.identity_label.setWordWrap(True)
+        self.identity_label.setTextFormat(Qt.TextFormat.RichText)
         self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_chip = QLabel()
         self.fragility_chip = QLabel()
@@ -123,6 +125,7 @@ class PatientPanel(QWidget):
         self.allergy_label = QLabel()
         self.allergy_label.setObjectName("allergies")
         self.allergy_label.setWordWrap(True)
+        self.allergy_label.setTextFormat(Qt.TextFormat.RichText)
 
         self.contact = self._section(self.tr("Contact"))
         self.circle = self._section(self.tr("Entourage"))
@@ -132,20 +135,14 @@ class PatientPanel(QWidget):
         self.prevention = self._section(self.tr("Vaccinations et dépistages"))
         self.consents = self._section(self.tr("Consentements"))
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(10)
-        grid.setVerticalSpacing(10)
-        left = [self.contact, self.circle, self.care, self.consents]
-        right = [self.treatments, self.conditions, self.prevention]
-        for column, cards in enumerate((left, right)):
-            box = QVBoxLayout()
-            box.setSpacing(10)
-            for card in cards:
-                box.addWidget(card)
-            box.addStretch(1)
-            grid.addLayout(box, 0, column)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
+        self.card_columns = (QVBoxLayout(), QVBoxLayout())
+        self.cards = QHBoxLayout()
+        self.cards.setSpacing(10)
+        for column in self.card_columns:
+            column.setSpacing(10)
+            self.cards.addLayout(column, 1)
+        self._columns = 0
+        self._arrange(2)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -155,13 +152,37 @@ class PatientPanel(QWidget):
         layout.addWidget(self.identity_label)
         layout.addLayout(chips)
         layout.addWidget(self.allergy_label)
-        layout.addLayout(grid)
+        layout.addLayout(self.cards)
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         return scroll
+
+    def _arrange(self, columns: int) -> None:
+        """Two columns of cards on a wide panel, one (most urgent first) on a narrow one."""
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for column in self.card_columns:
+            while column.count():
+                column.takeAt(0)
+        if columns == 2:
+            placed = [[self.contact, self.circle, self.care, self.consents],
+                      [self.treatments, self.conditions, self.prevention]]
+        else:
+            placed = [[self.contact, self.treatments, self.conditions, self.circle,
+                       self.prevention, self.care, self.consents], []]
+        for column, cards in zip(self.card_columns, placed, strict=True):
+            for card in cards:
+                column.addWidget(card)
+            column.addStretch(1)
+        self.cards.setStretch(1, 1 if columns == 2 else 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._arrange(2 if event.size().width() >= TWO_COLUMNS_WIDTH else 1)
+        super().resizeEvent(event)
 
     def _section(self, title: str) -> Section:
         section = Section(title)
@@ -191,7 +212,11 @@ class PatientPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(3, header.fontMetrics().horizontalAdvance("sortie le 00/00/0000__"))
+        self.timeline_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        rows = self.timeline_view.verticalHeader()
+        rows.setDefaultSectionSize(rows.fontMetrics().height() + 8)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -235,8 +260,9 @@ class PatientPanel(QWidget):
 
     # -- the parts ----------------------------------------------------------------------
 
-    def _muted(self, text: str) -> str:
-        return f'<span style="color:{MUTED}">{esc(text)}</span>'
+    def _muted(self, text: str, *, nowrap: bool = False) -> str:
+        escaped = esc(text).replace(" ", "&nbsp;") if nowrap else esc(text)
+        return f'<span style="color:{MUTED}">{escaped}</span>'
 
     def _identity_html(self, s: PatientSummary) -> str:
         sex = {"F": self.tr("Femme"), "M": self.tr("Homme")}.get(s.sex, self.tr("Sexe non précisé"))
@@ -367,8 +393,8 @@ class PatientPanel(QWidget):
         for fact in facts[:MAX_LINES]:
             line = esc(fact.display)
             if since and fact.start:
-                line += " " + self._muted(self.tr("depuis %1").replace("%1",
-                                                                      format_date(fact.start)))
+                since_text = self.tr("depuis %1").replace("%1", format_date(fact.start))
+                line += " " + self._muted(since_text, nowrap=True)
             lines.append(line)
         if len(facts) > MAX_LINES:
             lines.append(self._muted(self.tr("… et %1 autres (voir Chronologie)")

@@ -55,8 +55,9 @@ class TimelineModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (format_date(entry.on, empty=""), entry.kind_label, entry.text,
                     entry.detail)[column]
-        if role == Qt.ItemDataRole.ToolTipRole and column == 2 and entry.codes:
-            return entry.codes
+        if role == Qt.ItemDataRole.ToolTipRole and column in (2, 3):
+            return "\n".join(t for t in (entry.text if column == 2 else entry.detail,
+                                         entry.codes if column == 2 else "") if t) or None
         if role == SORT_ROLE:
             return (entry.on.isoformat() if entry.on else "", entry.kind_label, entry.text,
                     entry.detail)[column]

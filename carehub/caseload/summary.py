@@ -45,6 +45,7 @@ FACT_STATUS_LABELS_FR = {
     "stopped": "arrêté", "completed": "terminé", "entered-in-error": "saisi par erreur",
     "not-taken": "non pris", "cancelled": "annulé", "resolved": "résolu",
     "inactive": "inactif", "remission": "en rémission", "refuted": "infirmé",
+    "not-done": "non fait",
 }
 KIND_LABELS_FR = {
     "condition": "Pathologie",
@@ -430,15 +431,31 @@ def _number_fr(value: float) -> str:
     return text.replace(".", ",")
 
 
+def _unit(unit: str | None) -> str:
+    """UCUM units as people write them: mm[Hg] -> mmHg."""
+    return (unit or "").replace("[", "").replace("]", "")
+
+
+def _value(fact: ClinicalFact) -> str:
+    """'7,2 %', '151/67 mmHg' (a pressure's text already carries its number), 'négatif'."""
+    unit = _unit(fact.value_unit)
+    if fact.value_num is None:
+        return fact.value_text or ""
+    number = _number_fr(fact.value_num)
+    if fact.value_text and fact.value_text.replace(".", ",").startswith(number):
+        return " ".join(p for p in (fact.value_text, unit) if p)
+    shown = " ".join(p for p in (number, unit) if p)
+    return f"{shown} · {fact.value_text}" if fact.value_text else shown
+
+
 def _detail(fact: ClinicalFact) -> str:
-    parts = []
-    if fact.value_num is not None:
-        parts.append(" ".join(p for p in (_number_fr(fact.value_num), fact.value_unit) if p))
-    if fact.value_text:
-        parts.append(fact.value_text)
+    parts = [_value(fact)] if fact.value_num is not None or fact.value_text else []
     if fact.end_date is not None:
         word = {"encounter": "sortie le", "condition": "résolu le"}.get(fact.kind, "jusqu'au")
         parts.append(f"{word} {fact.end_date:%d/%m/%Y}")
-    if fact.status and fact.status.lower() in FACT_STATUS_LABELS_FR:
-        parts.append(FACT_STATUS_LABELS_FR[fact.status.lower()])
+    status = (fact.status or "").lower()
+    # "completed" is the normal state of a vaccination or an act: not worth a word.
+    if status in FACT_STATUS_LABELS_FR and not (status == "completed"
+                                                and fact.kind != "medication"):
+        parts.append(FACT_STATUS_LABELS_FR[status])
     return " · ".join(parts)
