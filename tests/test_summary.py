@@ -145,11 +145,20 @@ def test_timeline_newest_first_undated_last_with_details(db: Database) -> None:
           start_date=date(2025, 9, 1), end_date=date(2025, 9, 6), encounter_class="IMP")
     _fact(db, patient_id, "allergy", [("snomed", "91936005")], display="Pénicilline")
     _fact(db, patient_id, "condition", [("icd10", "E11.9")], start_date=date(2010, 6, 1))
+    _fact(db, patient_id, "observation", [("loinc", "85354-9")], display="Pression artérielle",
+          start_date=date(2024, 5, 2), value_num=151, value_unit="mm[Hg]", value_text="151/67")
+    _fact(db, patient_id, "immunization", [("cvx", "141")], display="Vaxigrip",
+          start_date=date(2023, 10, 20), status="completed")
+    _fact(db, patient_id, "medication", [("atc", "B01AC06")], display="Aspirine",
+          start_date=date(2023, 1, 1), end_date=date(2023, 6, 30), status="stopped")
     with db.session() as session:
         timeline = patient_timeline(session, patient_id=patient_id)
     assert [(e.on, e.kind_label, e.text, e.detail) for e in timeline] == [
         (date(2025, 9, 1), "Hospitalisation", "Séjour cardiologie", "sortie le 06/09/2025"),
         (date(2025, 3, 1), "Résultat", "HbA1c", "7,2 %"),
+        (date(2024, 5, 2), "Résultat", "Pression artérielle", "151/67 mmHg"),
+        (date(2023, 10, 20), "Vaccination", "Vaxigrip", ""),
+        (date(2023, 1, 1), "Traitement", "Aspirine", "jusqu'au 30/06/2023 · arrêté"),
         (date(2010, 6, 1), "Pathologie", "CIM-10 E11.9", ""),
         (None, "Allergie", "Pénicilline", ""),
     ]
