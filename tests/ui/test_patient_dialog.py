@@ -161,3 +161,25 @@ def test_editing_keeps_every_value_and_reports_a_service_error(qtbot: QtBot) -> 
     with qtbot.waitSignal(dialog.rejected, timeout=5_000):
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_tab_follows_the_form(qtbot: QtBot, dialog: PatientDialog) -> None:
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    dialog.ins_field.setFocus()
+    expected = [dialog.identity_status_box, dialog.birth_name_field, dialog.used_name_field,
+                dialog.given_names_field, dialog.sex_box, dialog.birth_date_field,
+                dialog.address_field, dialog.postal_code_field, dialog.commune_field,
+                dialog.phone_fields[0], dialog.sms_boxes[0], dialog.phone_fields[1]]
+    for widget in expected:
+        qtbot.keyClick(dialog.focusWidget(), Qt.Key.Key_Tab)
+        assert dialog.focusWidget() is widget
+
+
+def test_call_hours_must_be_in_order(qtbot: QtBot, dialog: PatientDialog) -> None:
+    _fill_required(qtbot, dialog)
+    dialog.call_after_box.setCurrentIndex(dialog.call_after_box.findData("14:00"))
+    dialog.call_before_box.setCurrentIndex(dialog.call_before_box.findData("10:00"))
+    assert dialog.field_error("hours") == "L'heure « avant » doit suivre l'heure « après »."
+    with qtbot.assertNotEmitted(dialog.submitted):
+        dialog.save()
