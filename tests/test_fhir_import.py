@@ -239,11 +239,18 @@ def test_facts_may_name_a_patient_imported_earlier_by_ins(db: Database) -> None:
         "patient": {"identifier": {"system": "urn:oid:1.2.250.1.213.1.4.8",
                                    "value": "253072B07300470"}},
         "occurrenceDateTime": "2025-01-05"}}]}
+    outbox_before = counts(db)["OutboxEntry"]
     report = run_import(db, later)
     assert report.facts_added == 1
+    assert counts(db)["OutboxEntry"] == outbox_before  # facts stay on this workstation
     with db.session() as session:
         marie = patient_by_name(session, "Santoni")
         assert ("cvx", "216") in codings_of(session, marie)["immunization"]
+        event = session.exec(select(AuditEvent).where(AuditEvent.entity_id == str(marie.id))
+                             .order_by(col(AuditEvent.seq).desc())).first()
+        assert event is not None
+        assert (event.action, event.details["facts_added"]) == ("update", 1)
+        assert verify_chain(session).intact
 
 
 # --- refusals: a message naming entry and field, and nothing written ----------------------
