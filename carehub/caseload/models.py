@@ -71,7 +71,10 @@ class Patient(PatientBase, table=True):
     __tablename__ = "patient"
     __table_args__ = (
         UniqueConstraint("source_system", "source_id", name="uq_patient_source"),
-        Index("ix_patient_sort", "sort_key"),
+        # Covers search-as-you-type: the scan reads this narrow index in name order,
+        # never the wide rows, and needs no sort.
+        Index("ix_patient_search", "sort_key", "id", "search_text", "status",
+              "fragility_level", "care_manager_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
