@@ -127,6 +127,21 @@ def test_same_seed_and_date_give_the_same_database_and_another_seed_another(
             database.close()
 
 
+def test_drawing_in_a_child_process_gives_the_same_rows(
+        tmp_path: Path, template_db: tuple[Path, str]) -> None:
+    inline = fresh_database(tmp_path / "inline", template_db)
+    child = fresh_database(tmp_path / "child", template_db)
+    try:
+        for database, parallel in ((inline, False), (child, True)):
+            with database.transaction() as session:
+                generate_demo(session, patients=30, seed=9, actor="nurse", as_of=AS_OF,
+                              parallel=parallel)
+        assert content(inline) == content(child)
+    finally:
+        inline.close()
+        child.close()
+
+
 def test_a_second_run_adds_new_patients_without_ins_collisions(
         tmp_path: Path, template_db: tuple[Path, str]) -> None:
     database = fresh_database(tmp_path / "db", template_db)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import bisect
 import csv
+import os
+import pickle
 import random
+import subprocess
+import sys
 import time as clock
 import tomllib
+import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Dialect, Table, func, text
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlmodel import Session, col, select
 
 from carehub.caseload.coding import normalize_code
@@ -45,6 +51,7 @@ from carehub.text import fold
 from carehub.users.services import ensure_user
 
 PATIENTS_PER_CHUNK = 2000
+PARALLEL_FROM = 5000  # patients; below, a child process costs more than it saves
 MAX_PATIENTS = 1_000_000
 Coding = tuple[str, str, str]  # system key, code as published, display
 
@@ -183,17 +190,31 @@ class TableSink:
         process = self.processors[self.names.index(name)]
         return value if process is None else process(value)
 
-    def flush(self, session: Session) -> None:
-        if self.rows:
-            session.connection().exec_driver_sql(self.sql, self.rows)
-            self.total += len(self.rows)
-            self.rows = []
+    def take(self) -> list[tuple[Any, ...]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def write(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            session.connection().exec_driver_sql(self.sql, rows)
+            self.total += len(rows)
+
+
+@dataclass
+class Chunk:
+    """The rows of a few thousand patients, ready for the driver (picklable)."""
+
+    tables: list[list[tuple[Any, ...]]]
+    changes: list[Change]
+    payloads: list[dict[str, Any] | None]
 
 
 class Rows:
     """Every table the demo writes, in insertion order (parents first: foreign keys are on)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self) -> None:
+        dialect = sqlite_dialect()  # the stored forms of the local database
+
         def sink(model: Any, columns: Sequence[str] | None = None) -> TableSink:
             return TableSink(model.__table__, dialect, columns)
 
@@ -203,19 +224,27 @@ class Rows:
         self.consents = sink(Consent)
         self.facts = sink(ClinicalFact, FACT_COLUMNS)
         self.codings = sink(FactCoding, CODING_COLUMNS)
+        self.sinks = (self.patients, self.phones, self.related, self.consents, self.facts,
+                      self.codings)
         self.changes: list[Change] = []
         self.payloads: list[dict[str, Any] | None] = []
 
-    def flush(self, session: Session) -> None:
-        for table in (self.patients, self.phones, self.related, self.consents, self.facts,
-                      self.codings):
-            table.flush(session)
+    def take(self) -> Chunk:
+        """The rows built since the last call."""
+        chunk = Chunk([sink.take() for sink in self.sinks], self.changes, self.payloads)
+        self.changes, self.payloads = [], []
+        return chunk
+
+    def write(self, session: Session, chunk: Chunk) -> None:
+        for sink, rows in zip(self.sinks, chunk.tables, strict=True):
+            sink.write(session, rows)
+        self.changes.extend(chunk.changes)
+        self.payloads.extend(chunk.payloads)
 
     def log(self, session: Session) -> None:
         """One audit event and outbox entry per patient created."""
         log_changes(session, self.changes, self.payloads)
-        self.changes.clear()
-        self.payloads.clear()
+        self.changes, self.payloads = [], []
 
 
 # --------------------------------------------------------------------------- the generator
@@ -242,29 +271,42 @@ class Person:
     given: str
 
 
+@dataclass(frozen=True)
+class DemoSetup:
+    """What the generator needs from the database, as plain (picklable) data."""
+
+    seed: int
+    as_of: date
+    actor: str
+    manager_id: uuid.UUID
+    homes: list[tuple[Place, float]]
+    birth_places: dict[str, list[str]]
+    taken_ins: frozenset[str]
+    existing_patients: int
+
+
 class DemoGenerator:
     """Draws patients one after the other from a single seeded random generator."""
 
-    def __init__(self, *, rng: random.Random, catalogue: Catalogue, as_of: date,
-                 homes: Weighted, birth_places: dict[str, list[str]], taken_ins: set[str],
-                 manager_id: uuid.UUID, actor: str, seed: int, rows: Rows,
-                 clock_offset: int = 0) -> None:
-        self.rng = rng
-        self.cat = catalogue
-        self.s = catalogue.settings
-        self.as_of = as_of
-        self.start = add_years(as_of, -int(self.s["history"]["years"]))
-        self.homes = homes
-        self.birth_places = birth_places
+    def __init__(self, setup: DemoSetup, rows: Rows) -> None:
+        # A database that already has patients gets other draws (and so other UUIDs).
+        self.rng = random.Random(f"carehub-demo/{setup.seed}/{setup.existing_patients}")
+        self.cat = load_catalogue()
+        self.s = self.cat.settings
+        self.as_of = setup.as_of
+        self.start = add_years(setup.as_of, -int(self.s["history"]["years"]))
+        self.homes = Weighted.of(setup.homes)
+        self.birth_places = setup.birth_places
         self.birth_departments = Weighted.of(
             list(self.s["territory"]["birth_departments"].items()))
-        self.taken_ins = taken_ins
-        self.manager_id = manager_id
-        self.actor = actor
-        self.seed = seed
+        self.taken_ins = set(setup.taken_ins)
+        self.manager_id = setup.manager_id
+        self.actor = setup.actor
+        self.seed = setup.seed
         self.rows = rows
         # The ids' clock starts at the as-of date (plus the patients already there).
-        self.clock_ms = int(datetime.combine(as_of, time(), UTC).timestamp() * 1000) + clock_offset
+        self.clock_ms = int(datetime.combine(setup.as_of, time(), UTC).timestamp() * 1000) \
+            + setup.existing_patients * 1000
         self.gps = self._gp_pool()
 
     # ---- small helpers
@@ -963,7 +1005,7 @@ class History:
 # --------------------------------------------------------------------------- entry point
 
 
-def _homes(session: Session, settings: dict[str, Any]) -> Weighted:
+def _homes(session: Session, settings: dict[str, Any]) -> list[tuple[Place, float]]:
     territory = settings["territory"]
     communes = session.exec(select(Commune).where(Commune.department == territory["department"])
                             .order_by(col(Commune.insee))).all()
@@ -974,9 +1016,8 @@ def _homes(session: Session, settings: dict[str, Any]) -> Weighted:
             f"Aucune commune du département {territory['department']} dans la base ; "
             "lancez « carehub init » pour charger les communes.")
     weights = territory["town_weights"]
-    return Weighted.of([
-        (Place(c.insee, c.name, c.postal_codes.replace(";", ",").split(",")[0].strip()),
-         float(weights.get(c.insee, 1))) for c in communes])
+    return [(Place(c.insee, c.name, c.postal_codes.replace(";", ",").split(",")[0].strip()),
+             float(weights.get(c.insee, 1))) for c in communes]
 
 
 def _birth_places(session: Session, settings: dict[str, Any]) -> dict[str, list[str]]:
@@ -990,34 +1031,90 @@ def _birth_places(session: Session, settings: dict[str, Any]) -> dict[str, list[
     return {d: codes or [f"{d}000"] for d, codes in places.items()}
 
 
-def generate_demo(session: Session, *, patients: int, seed: int, actor: str,
-                  as_of: date) -> DemoReport:
-    """Add `patients` synthetic patients; same seed, as-of date and starting database, same rows."""
+def generate_chunks(setup: DemoSetup, patients: int) -> Iterator[Chunk]:
+    """The caseload's rows, a few thousand patients at a time."""
+    rows = Rows()
+    generator = DemoGenerator(setup, rows)
+    for index in range(patients):
+        generator.patient()
+        if (index + 1) % PATIENTS_PER_CHUNK == 0:
+            yield rows.take()
+    yield rows.take()
+
+
+def child_main() -> None:
+    """Entry point of the drawing process: setup in on stdin, pickled chunks out on stdout."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints go to stderr, not into the chunk stream
+    setup, patients = pickle.load(sys.stdin.buffer)
+    try:
+        for chunk in generate_chunks(setup, patients):
+            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(None, out)
+    except BaseException:  # the parent re-raises it with this traceback
+        pickle.dump(traceback.format_exc(), out)
+    out.close()
+
+
+def _chunks_from_child(setup: DemoSetup, patients: int) -> Iterator[Chunk]:
+    """The same chunks, drawn by a child process while this one writes (the 2nd core).
+
+    A plain `python -c` child rather than multiprocessing: it never re-imports the caller's
+    main module, so any script, the CLI or the Qt app can call this. The pipe's buffer holds
+    the drawing back when the writer is slower.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from carehub.caseload.demo import child_main; child_main()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        pickle.dump((setup, patients), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        child.stdin.close()
+        while True:
+            try:
+                item = pickle.load(child.stdout)  # our own child's output
+            except EOFError:
+                raise RuntimeError(
+                    f"demo generator process ended unexpectedly ({child.wait()})") from None
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"demo generator process failed:\n{item}")
+            yield item
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+
+
+def generate_demo(session: Session, *, patients: int, seed: int, actor: str, as_of: date,
+                  parallel: bool | None = None) -> DemoReport:
+    """Add `patients` synthetic patients; same seed, as-of date and starting database, same rows.
+
+    `parallel` draws in a child process while this one writes; by default only for large
+    caseloads, where it pays for the child's start-up. The rows are the same either way.
+    """
     if not 1 <= patients <= MAX_PATIENTS:
         raise InputError(f"The number of demo patients must be between 1 and {MAX_PATIENTS}.",
                          f"Le nombre de patients de démonstration va de 1 à {MAX_PATIENTS}.")
     started = clock.perf_counter()
-    catalogue = load_catalogue()
-    settings = catalogue.settings
-    homes = _homes(session, settings)
-    existing = session.exec(select(func.count()).select_from(Patient)).one()
-    taken = set(session.exec(select(Patient.ins).where(col(Patient.ins).is_not(None))).all())
-    manager = ensure_user(session, name=actor)
-    rows = Rows(session.get_bind().dialect)
-    # A database that already has patients gets other draws (and so other UUIDs).
-    rng = random.Random(f"carehub-demo/{seed}/{existing}")
-    generator = DemoGenerator(
-        rng=rng, catalogue=catalogue, as_of=as_of, homes=homes,
-        birth_places=_birth_places(session, settings), taken_ins={t for t in taken if t},
-        manager_id=manager.id, actor=actor, seed=seed, rows=rows,
-        clock_offset=existing * 1000)
+    settings = load_catalogue().settings
+    taken = session.exec(select(Patient.ins).where(col(Patient.ins).is_not(None))).all()
+    setup = DemoSetup(
+        seed=seed, as_of=as_of, actor=actor, manager_id=ensure_user(session, name=actor).id,
+        homes=_homes(session, settings), birth_places=_birth_places(session, settings),
+        taken_ins=frozenset(t for t in taken if t),
+        existing_patients=session.exec(select(func.count()).select_from(Patient)).one())
+    if parallel is None:  # a frozen app has no interpreter to start
+        parallel = patients >= PARALLEL_FROM and not getattr(sys, "frozen", False)
+    chunks = _chunks_from_child(setup, patients) if parallel else generate_chunks(setup, patients)
+    rows = Rows()
     # The whole run is one transaction: a large page cache keeps index updates in memory.
     session.execute(text("PRAGMA cache_size = -2000000"))
-    for index in range(patients):
-        generator.patient()
-        if (index + 1) % PATIENTS_PER_CHUNK == 0:
-            rows.flush(session)
-    rows.flush(session)
+    for chunk in chunks:
+        rows.write(session, chunk)
     rows.log(session)
     session.execute(text("PRAGMA cache_size = -2000"))
     return DemoReport(
