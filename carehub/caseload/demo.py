@@ -970,12 +970,16 @@ class History:
 
     def stays(self, onsets: dict[str, date]) -> None:
         spec = self.s["history"]
-        rate = by_age(spec["hospital_stays_per_year"], self.person.age)
-        rate += sum(spec["hospital_stays_extra"].get(name, 0.0) for name in onsets)
-        reasons = [spec["condition_stay_reasons"][n] for n in sorted(onsets)
-                   if n in spec["condition_stay_reasons"]]
-        for day in self.dated(self.start, rate):
-            self.stay(day, reasons)
+        base = by_age(spec["hospital_stays_per_year"], self.person.age)
+        reasons: list[str] = []
+        for first, last in self.years(self.start):
+            # A condition makes stays likelier (and gives their reason) from its onset year.
+            known = sorted(n for n, onset in onsets.items() if onset <= last)
+            rate = base + sum(spec["hospital_stays_extra"].get(n, 0.0) for n in known)
+            reasons = [spec["condition_stay_reasons"][n] for n in known
+                       if n in spec["condition_stay_reasons"]]
+            for _ in range(self.gen.count(rate)):
+                self.stay(self.day(first, last), reasons)
         if self.end == self.gen.as_of and self.gen.chance(spec["recent_discharge_rate"]):
             discharge = self.gen.as_of - timedelta(days=self.rng.randint(0, 5))
             self.stay(discharge - timedelta(days=self.rng.randint(2, 12)), reasons, discharge)
