@@ -1,0 +1,1 @@
+"""Cohort search: the query language (parser), its SQL (compiler) and the service."""
