@@ -193,7 +193,7 @@ class _Compiler:
     def age(self, age: Age) -> ColumnElement[bool]:
         birth = col(Patient.birth_date)
         tests: list[ColumnElement[bool]] = []
-        if age.low is not None and age.low > 0:
+        if age.low is not None:  # age >= 0 also leaves out people born after the as-of date
             latest = born_by(self.as_of, age.low)
             tests.append(birth <= latest if latest else false())
         if age.high is not None:
