@@ -88,6 +88,11 @@ def test_first_reference_search_at_its_edges(db: Database) -> None:
         delivered = woman(session, "IN_PREGNANCY_ENDED")
         add_fact(session, delivered, "condition", PREGNANCY, start=date(2025, 1, 1),
                  end=date(2025, 6, 1))
+        today = woman(session, "IN_PREGNANCY_ABATED_TODAY")
+        add_fact(session, today, "condition", PREGNANCY, start=date(2025, 1, 1), end=AS_OF)
+        tomorrow = woman(session, "OUT_PREGNANCY_ABATES_TOMORROW")
+        add_fact(session, tomorrow, "condition", PREGNANCY, start=date(2025, 1, 1),
+                 end=date(2025, 6, 16))
         icpc = woman(session, "OUT_PREGNANT_ICPC2_W78")
         add_fact(session, icpc, "condition", ("icpc2", "W78"), start=date(2025, 3, 1))
         man = add_patient(session, "OUT_MAN", sex="M", born=date(1990, 1, 1))
@@ -99,7 +104,7 @@ def test_first_reference_search_at_its_edges(db: Database) -> None:
         "IN_25_TODAY", "IN_45_UNTIL_TOMORROW", "IN_MAMMO_EXACTLY_2Y", "IN_MAMMO_TODAY",
         "IN_MAMMO_AS_LOINC_REPORT", "IN_MAMMO_AS_CCAM", "IN_GOITRE_E040_NO_DOT",
         "IN_GOITRE_ABATES_TOMORROW", "IN_GOITRE_UNDATED", "IN_PREGNANCY_BEGAN_10_MONTHS_AGO",
-        "IN_PREGNANCY_ENDED"}
+        "IN_PREGNANCY_ENDED", "IN_PREGNANCY_ABATED_TODAY"}
 
 
 def diabetic(session: Session, name: str, *, condition: tuple[str, str] = ("icd10", "E11.9"),
