@@ -4,7 +4,7 @@
     PYTHONPATH=. python bench/bench_directory_import.py --rows 100000   # quicker
     PYTHONPATH=. python bench/bench_directory_import.py --quick         # 50,000 rows
 
-Generates an extract in the real format (the 51 columns of DOMAIN.md §4, '|' with the
+Generates an extract in the real format (the 52 columns of DOMAIN.md §4, '|' with the
 trailing separator, practitioners at 1-3 sites, empty commune codes, cedex-only sites,
 sites abroad, untidy phones, ADELI rows) in a temp dir, imports it into a fresh encrypted
 database (rows/s and peak RSS of the import), imports it again (the weekly update), and

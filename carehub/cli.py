@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from carehub.cohort.cli import query as cohort_query
 from carehub.db import Database, create_database, default_db_path, open_database
+from carehub.directory.cli import directory_app
 from carehub.directory.communes import ensure_communes
 from carehub.errors import CareHubError
 from carehub.keystore import key_store
@@ -34,6 +35,7 @@ app.add_typer(patients_app, name="patients")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit chain.")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
+app.add_typer(directory_app, name="directory")
 app.command("query")(cohort_query)
 
 

@@ -32,7 +32,7 @@ from carehub.errors import InputError
 from carehub.identifiers import is_valid_rpps
 from carehub.text import fold
 
-# The 51 columns of the extract, in the published order (DOMAIN.md §4).
+# The 52 columns of the extract, in the published order (DOMAIN.md §4).
 EXTRACT_COLUMNS: tuple[str, ...] = (
     "Type d'identifiant PP", "Identifiant PP", "Identification nationale PP",
     "Code civilité d'exercice", "Libellé civilité d'exercice", "Code civilité",
@@ -268,7 +268,8 @@ def import_extract(session: Session, *, path: Path, actor: str,
     with handle:
         header = handle.readline()
         ix, width = _column_indexes(path, _decode(path, header, 1))
-        parsed = _parse_batches(path, handle, ix, width, import_id, gazetteer, codes, report)
+        parsed = _parse_batches(path, handle, ix, width, import_id, gazetteer, codes, report,
+                                len(header))
         for batch in _prefetched(parsed):
             batch.write(session)
             if progress is not None:
@@ -305,12 +306,11 @@ _ROW_FIELDS = ("id_type", "identifier", "national_id", "civility", "last_name", 
 
 def _parse_batches(path: Path, handle: BinaryIO, ix: dict[str, int], width: int,
                    import_id: int, gazetteer: Gazetteer, codes: dict[tuple[str, str], str],
-                   report: ImportReport) -> Iterator[_Batch]:
+                   report: ImportReport, bytes_read: int) -> Iterator[_Batch]:
     """The file's rows, checked and normalised, BATCH_ROWS at a time; counts in `report`."""
     batch = _Batch()
     place = gazetteer.place
     fields_of = itemgetter(*(ix[name] for name in _ROW_FIELDS))
-    bytes_read = 0
     for line_no, raw in enumerate(handle, start=2):
         bytes_read += len(raw)
         text = _decode(path, raw, line_no).rstrip("\r\n")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from carehub.directory.models import Commune
 from carehub.text import fold
@@ -65,8 +65,8 @@ class Gazetteer:
 
     @classmethod
     def load(cls, session: Session) -> Gazetteer:
-        rows = session.execute(select(Commune.insee, Commune.normalized, Commune.department,
-                                      Commune.postal_codes))
+        rows = session.execute(select(col(Commune.insee), col(Commune.normalized),
+                                      col(Commune.department), col(Commune.postal_codes)))
         return cls.from_rows((r[0], r[1], r[2], r[3]) for r in rows)
 
     def __post_init__(self) -> None:

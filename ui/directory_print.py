@@ -1,0 +1,120 @@
+"""The printable list "Professionnels de santé près de chez vous", laid out by Qt.
+
+The content comes from carehub.directory.services.printable_list (plain data); this
+module turns it into a QTextDocument and prints it to a PDF (QPdfWriter) or to a printer
+(QPrintDialog). `python -m ui.directory_print --out FILE.pdf < list.json` is how the
+headless CLI gets its PDF without importing Qt itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMarginsF, QSizeF
+from PySide6.QtGui import (
+    QFont,
+    QPagedPaintDevice,
+    QPageLayout,
+    QPageSize,
+    QPdfWriter,
+    QTextDocument,
+)
+
+# Body size in points: 12 reads well on paper; 18 for readers with poor eyesight.
+NORMAL_POINTS = 12
+LARGE_POINTS = 18
+
+
+def list_html(document: dict[str, Any]) -> str:
+    """The list as the rich text QTextDocument understands (tables, no CSS layout)."""
+    e = html.escape
+
+    def nowrap(value: str) -> str:  # a phone number or a distance never breaks
+        return e(value).replace(" ", "&nbsp;")
+
+    rows = []
+    for row in document["rows"]:
+        site = f"{e(row['site'])}<br>" if row["site"] else ""
+        rows.append(
+            "<tr>"
+            f"<td width='58%'><b>{e(row['name'])}</b><br><i>{e(row['kind'])}</i><br>"
+            f"{site}{e(row['address'])}</td>"
+            f"<td width='27%'><b>{nowrap(row['phone']) or '—'}</b></td>"
+            f"<td width='15%' align='right'>{nowrap(row['distance'])}</td>"
+            "</tr>")
+    body = "".join(rows) or ("<tr><td colspan='3'>Aucun professionnel trouvé dans ce rayon."
+                             "</td></tr>")
+    return (
+        f"<h1>{e(document['title'])}</h1>"
+        f"<p><b>{e(document['subtitle'])}</b><br>{e(document['date'])}</p>"
+        "<table width='100%' cellspacing='0' cellpadding='6' border='1' "
+        "style='border-collapse: collapse; border-color: #888'>"
+        "<thead><tr><th align='left'>Professionnel et adresse</th>"
+        "<th align='left'>Téléphone</th><th align='right'>Distance</th></tr></thead>"
+        f"{body}</table>"
+        f"<p><i>{e(document['footer'])}</i></p>"
+    )
+
+
+def build_document(document: dict[str, Any],
+                   device: QPagedPaintDevice | None = None) -> QTextDocument:
+    """The list as a QTextDocument; measured on `device` so points are printer points."""
+    text = QTextDocument()
+    if device is not None:
+        text.documentLayout().setPaintDevice(device)
+    font = QFont("DejaVu Sans")
+    font.setPointSize(LARGE_POINTS if document.get("large_print") else NORMAL_POINTS)
+    text.setDefaultFont(font)
+    text.setHtml(list_html(document))
+    return text
+
+
+def _a4_layout() -> QPageLayout:
+    return QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
+                       QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+
+
+def print_to(device: QPagedPaintDevice, document: dict[str, Any]) -> None:
+    """Lay the list out on `device`'s pages (a QPdfWriter or a QPrinter)."""
+    text = build_document(document, device)
+    layout = device.pageLayout()
+    paint_rect = layout.paintRectPixels(device.resolution())
+    text.setPageSize(QSizeF(paint_rect.size()))
+    text.print_(device)
+
+
+def write_pdf(document: dict[str, Any], out: Path) -> None:
+    writer = QPdfWriter(str(out))
+    writer.setTitle(document["title"])
+    writer.setCreator("CareHub")
+    writer.setResolution(300)
+    writer.setPageLayout(_a4_layout())
+    print_to(writer, document)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the printable list (JSON on stdin).")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    from PySide6.QtGui import QGuiApplication
+
+    _app = QGuiApplication.instance() or QGuiApplication(["carehub-print"])
+    document = json.load(sys.stdin)
+    try:
+        write_pdf(document, args.out)
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
+    if not args.out.exists() or args.out.stat().st_size == 0:
+        print(f"cannot write {args.out}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
