@@ -52,6 +52,7 @@ from ui.caseload_model import (
     fragility_label,
     status_label,
 )
+from ui.directory_screen import install_directory_actions
 from ui.patient_dialog import PatientDialog
 from ui.patient_panel import PatientPanel
 from ui.worker import DatabaseWorker
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu(self.tr("&Affichage"))
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
+        install_directory_actions(self)
         toolbar = self.addToolBar(self.tr("Actions"))
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
