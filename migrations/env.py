@@ -15,9 +15,19 @@ connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("Run migrations through carehub (carehub init / start-up), not alone.")
 
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    # The R*Tree over communes is a virtual table made by hand in 0003: never drop it.
+    return not (type_ == "table" and reflected and compare_to is None
+                and (name or "").startswith("commune_rtree"))
+
+
 context.configure(
     connection=connection,
     target_metadata=metadata,
+    include_object=include_object,
     render_as_batch=True,
     compare_type=True,
 )
