@@ -58,7 +58,7 @@ HEADERS = (
     QT_TRANSLATE_NOOP("CaseloadModel", "INS"),
     QT_TRANSLATE_NOOP("CaseloadModel", "Statut"),
     QT_TRANSLATE_NOOP("CaseloadModel", "Fragilité"),
-    QT_TRANSLATE_NOOP("CaseloadModel", "Care manager"),
+    QT_TRANSLATE_NOOP("CaseloadModel", "IDE coordinatrice"),
 )
 (COL_NAME, COL_GIVEN, COL_BIRTH, COL_AGE, COL_COMMUNE, COL_PHONE, COL_INS, COL_STATUS,
  COL_FRAGILITY, COL_MANAGER) = range(len(HEADERS))

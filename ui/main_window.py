@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 # Typical content of each column: its width fits these without clipping.
 _COLUMN_SAMPLES = ("Arnaud (Guillaume)", "Chantal Madeleine", "00/00/0000", "100",
                    "Saint-Julien-de-Ch", "07 00 00 00 00", "254127511297015", "Suivi actif",
-                   "1 – pré-fragile", "Care manager")
+                   "1 – pré-fragile", "IDE coordinatrice")
 _SELECTION_DELAY_MS = 80  # arrowing down the list does not load every patient passed
 
 
@@ -127,10 +127,10 @@ class MainWindow(QMainWindow):
         for level in FRAGILITY_LABELS:
             self.fragility_filter.addItem(fragility_label(level), level)
         self.manager_filter = QComboBox()
-        self.manager_filter.addItem(self.tr("Tous les care managers"), None)
+        self.manager_filter.addItem(self.tr("Toutes les IDE coordinatrices"), None)
         for combo, label in ((self.status_filter, self.tr("Statut")),
                              (self.fragility_filter, self.tr("Fragilité")),
-                             (self.manager_filter, self.tr("Care manager"))):
+                             (self.manager_filter, self.tr("IDE coordinatrice"))):
             combo.setAccessibleName(label)
             combo.currentIndexChanged.connect(self._on_filters_changed)
 

@@ -62,7 +62,7 @@ Create a new encrypted database now?</translation>
         </message>
         <message>
             <location filename="../../ui/caseload_model.py" line="61" />
-            <source>Care manager</source>
+            <source>IDE coordinatrice</source>
             <translation>Care manager</translation>
         </message>
         <message>
@@ -125,7 +125,7 @@ Create a new encrypted database now?</translation>
         </message>
         <message>
             <location filename="../../ui/main_window.py" line="127" />
-            <source>Tous les care managers</source>
+            <source>Toutes les IDE coordinatrices</source>
             <translation>All care managers</translation>
         </message>
         <message>
@@ -140,7 +140,7 @@ Create a new encrypted database now?</translation>
         </message>
         <message>
             <location filename="../../ui/main_window.py" line="130" />
-            <source>Care manager</source>
+            <source>IDE coordinatrice</source>
             <translation>Care manager</translation>
         </message>
         <message>
