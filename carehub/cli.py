@@ -20,6 +20,7 @@ import typer
 from sqlmodel import Session
 
 from carehub.cohort.cli import query as cohort_query
+from carehub.coordination.cli import actions_app
 from carehub.db import Database, create_database, default_db_path, open_database
 from carehub.directory.cli import directory_app
 from carehub.directory.communes import ensure_communes
@@ -36,6 +37,7 @@ app.add_typer(patients_app, name="patients")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
 app.add_typer(directory_app, name="directory")
+app.add_typer(actions_app, name="actions")
 app.command("query")(cohort_query)
 
 

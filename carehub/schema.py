@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from carehub.caseload import models as caseload_models
 from carehub.coordination import audit as coordination_audit
+from carehub.coordination import models as coordination_models
 from carehub.directory import models as directory_models
 from carehub.sync import outbox as sync_outbox
 from carehub.users import models as users_models
@@ -12,6 +13,7 @@ __all__ = [
     "SQLModel",
     "caseload_models",
     "coordination_audit",
+    "coordination_models",
     "directory_models",
     "sync_outbox",
     "users_models",

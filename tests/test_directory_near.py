@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.coordination.audit import AuditEvent
+from carehub.coordination.services import list_actions
 from carehub.db import Database
 from carehub.directory.extract_import import import_extract
 from carehub.directory.models import Commune
@@ -122,8 +123,13 @@ def test_a_referral_is_audited_and_queued_for_the_hub(directory: Database) -> No
             AuditEvent.entity_id == str(action_id))).one()
         queued = session.exec(select(OutboxEntry).where(
             OutboxEntry.entity_id == str(action_id))).one()
-    assert (event.entity, event.action, event.actor) == ("action", "referral", "alice")
+    assert (event.entity, event.action, event.actor) == ("action", "create", "alice")
+    assert event.details["type"] == "referral"
     assert event.details["patient_id"] == patient
     assert event.details["practitioner_id"] == "810000000017"
     assert event.details["author"] == "alice"
     assert queued.payload["type"] == "referral"
+    with directory.session() as session:
+        [logged] = list_actions(session, patient_ref=patient)
+    assert (logged.id, logged.type, logged.practitioner_name) == (
+        action_id, "referral", queued.payload["practitioner_name"])

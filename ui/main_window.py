@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -177,12 +178,30 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addLayout(filters)
         layout.addWidget(self.splitter, 1)
-        self.setCentralWidget(central)
+        # Screens of a whole page (the day's calls, cohort search...) are tabs beside the
+        # caseload; add_page() is how their modules plug in.
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(central, self.tr("Patients"))
+        self.caseload_page = central
+        self.setCentralWidget(self.pages)
 
         self.count_label = QLabel()
         self.pending_label = QLabel()
         self.statusBar().addWidget(self.count_label, 1)
         self.statusBar().addPermanentWidget(self.pending_label)
+
+    def add_page(self, page: QWidget, title: str, shortcut: str | None = None) -> QAction:
+        """A full-page screen as a tab, with an Affichage menu entry that shows it."""
+        self.pages.addTab(page, title)
+        action = self._action(title, [shortcut] if shortcut else [],
+                              lambda: self.show_page(page))
+        self.view_menu.insertAction(self.view_menu_pages_end, action)
+        return action
+
+    def show_page(self, page: QWidget) -> None:
+        self.pages.setCurrentWidget(page)
+        page.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _action(self, text: str, shortcuts: Sequence[QKeySequence | QKeySequence.StandardKey
                                                       | str],
@@ -211,6 +230,10 @@ class MainWindow(QMainWindow):
         patient_menu = self.menuBar().addMenu(self.tr("&Patient"))
         patient_menu.addAction(self.edit_action)
         view_menu = self.menuBar().addMenu(self.tr("&Affichage"))
+        self.view_menu = view_menu
+        view_menu.addAction(self._action(self.tr("Patients"), ["Ctrl+1"],
+                                         lambda: self.show_page(self.caseload_page)))
+        self.view_menu_pages_end = view_menu.addSeparator()  # add_page() inserts above
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
         install_directory_actions(self)
@@ -251,6 +274,7 @@ class MainWindow(QMainWindow):
     # -- search and filters ---------------------------------------------------------------
 
     def focus_search(self) -> None:
+        self.pages.setCurrentWidget(self.caseload_page)
         self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_field.selectAll()
 

@@ -11,8 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from carehub.caseload.services import resolve_patient
-from carehub.changes import log_change
-from carehub.coordination.audit import Change
+from carehub.coordination.services import record_action
 from carehub.directory.models import Practitioner
 from carehub.directory.proximity import (
     GENERAL_PRACTICE,
@@ -83,25 +82,18 @@ def suggest_attending_doctors(session: Session, *, patient_ref: str, radius_km: 
 
 def record_referral(session: Session, *, patient_ref: str, practitioner_id: str, actor: str,
                     note: str | None = None) -> uuid.UUID:
-    """"Orienter vers…": a coordination action of type referral, audited and queued.
-
-    Until the coordination actions table exists (issue 5), the action lives in the audit
-    chain and the outbox only, with everything needed to replay it there.
-    """
-    patient = resolve_patient(session, ref=patient_ref)
+    """"Orienter vers…": a coordination action of type referral for that practitioner."""
     practitioner = session.get(Practitioner, practitioner_id)
     if practitioner is None:
         raise NotFoundError(f"No practitioner {practitioner_id!r} in the directory.",
                             f"Aucun professionnel « {practitioner_id} » dans l'annuaire.")
-    action_id = uuid.uuid4()
-    details = {"type": "referral", "patient_id": str(patient.id), "ins": patient.ins,
-               "practitioner_id": practitioner.id,
-               "practitioner_rpps": practitioner.identifier
-               if practitioner.id_type == "8" else None,
-               "practitioner_name": f"{practitioner.first_name} {practitioner.last_name}".strip(),
-               "author": actor, "note": note}
-    log_change(session, Change(actor, "action", str(action_id), "referral", details))
-    return action_id
+    rpps = practitioner.identifier if practitioner.id_type == "8" else None
+    return record_action(
+        session, patient_ref=patient_ref, action_type="referral", actor=actor, note=note,
+        practitioner_id=practitioner.id,
+        practitioner_name=f"{practitioner.first_name} {practitioner.last_name}".strip(),
+        details={"practitioner_rpps": rpps},
+    )
 
 
 PRINT_TITLE = "Professionnels de santé près de chez vous"

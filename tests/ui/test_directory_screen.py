@@ -83,8 +83,8 @@ def test_from_a_patient_gps_around_her_commune_and_a_referral_is_recorded(
     with directory.session() as session:
         event = session.exec(select(AuditEvent).where(
             AuditEvent.entity_id == str(recorded.args[0]))).one()
-    assert (event.action, event.details["patient_id"], event.details["practitioner_id"]) == (
-        "referral", str(ids["claire"]), "810000000025")
+    assert (event.details["type"], event.details["patient_id"],
+            event.details["practitioner_id"]) == ("referral", str(ids["claire"]), "810000000025")
     assert "Orientation vers Docteur Pierre DUBOIS enregistrée" in screen.status_label.text()
 
 

@@ -251,3 +251,18 @@ def test_screenshot_without_a_database_exits_1_with_a_message(tmp_path: Path) ->
     assert result.returncode == 1
     assert "No database" in result.stderr
     assert not missing.exists() and not (tmp_path / "x.png").exists()
+
+
+def test_a_page_added_by_a_screen_is_a_tab_reached_by_its_shortcut_and_ctrl_f_returns(
+        qtbot: QtBot, window: MainWindow) -> None:
+    page = QLabel("Ma page")
+    page.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    window.add_page(page, "Ma page", "Ctrl+7")
+    assert [window.pages.tabText(i) for i in range(window.pages.count())] == [
+        "Patients", "Ma page"]
+    qtbot.keyClick(window.search_field, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is page
+    assert "Ma page" in [a.text() for a in window.view_menu.actions()]
+    qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is window.caseload_page
+    assert window.search_field.hasFocus()
