@@ -56,6 +56,7 @@ from ui.caseload_model import (
 from ui.directory_screen import install_directory_actions
 from ui.patient_dialog import PatientDialog
 from ui.patient_panel import PatientPanel
+from ui.scheduler import AppScheduler
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.user = user
         self.worker = DatabaseWorker(database, self)
+        self.scheduler = AppScheduler(self)  # screens add their timed jobs to it
         self.model = CaseloadModel(self.worker, self)
         self.current_dialog: PatientDialog | None = None
         self._communes: list[tuple[str, str]] | None = None
@@ -255,6 +257,7 @@ class MainWindow(QMainWindow):
         self.worker.submit(lambda s: [u.name for u in list_users(s)],
                            on_success=self._fill_manager_filter)
         self._refresh_pending()
+        self.scheduler.start()
 
     def refresh(self) -> None:
         self.model.set_query(self._current_query(), immediate=True)
@@ -265,6 +268,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker (idempotent); the caller closes the database afterwards."""
         self._selection_timer.stop()
+        self.scheduler.shutdown()
         self.worker.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
