@@ -26,6 +26,7 @@ from carehub.directory.cli import directory_app
 from carehub.directory.communes import ensure_communes
 from carehub.errors import CareHubError
 from carehub.keystore import key_store
+from carehub.prevention.cli import calllist, reminders_app
 from carehub.users.services import ensure_user
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -39,6 +40,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(directory_app, name="directory")
 app.add_typer(actions_app, name="actions")
 app.command("query")(cohort_query)
+app.command("calllist")(calllist)
+app.add_typer(reminders_app, name="reminders")
 
 
 @dataclass

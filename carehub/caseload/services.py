@@ -434,3 +434,32 @@ def find_commune(session: Session, *, text: str, limit: int = 20) -> list[Commun
     query = select(Commune).where(or_(col(Commune.normalized).startswith(folded),
                                       col(Commune.insee).startswith(text.strip())))
     return list(session.exec(query.order_by(col(Commune.normalized)).limit(limit)))
+
+
+def flag_phone_for_check(session: Session, *, patient_id: uuid.UUID, actor: str,
+                         e164: str | None = None) -> str | None:
+    """Mark one of the patient's numbers as to be checked (a wrong number on a call).
+
+    `e164` names the number; by default the first one not already flagged. Returns the
+    number flagged, or None when every number already was. Audited.
+    """
+    get_patient(session, patient_id=patient_id)
+    phones = session.exec(select(PatientPhone).where(PatientPhone.patient_id == patient_id)
+                          .order_by(col(PatientPhone.position))).all()
+    if e164 is not None:
+        wanted = parse_phone(e164).e164
+        target = next((p for p in phones if p.e164 == wanted), None)
+        if target is None:
+            raise NotFoundError(f"The patient has no phone number {e164}.",
+                                f"Le patient n'a pas le numéro {e164}.")
+    else:
+        target = next((p for p in phones if not p.needs_check), None)
+    if target is None or target.needs_check:
+        return target.e164 if target else None
+    target.needs_check = True
+    session.add(target)
+    session.flush()
+    log_change(session, Change(actor, "patient_phone", str(target.id), "update",
+                               {"patient_id": str(patient_id), "e164": target.e164,
+                                "needs_check": True}))
+    return target.e164

@@ -1,0 +1,61 @@
+"""Stored reminders (table `reminder`): one reason to contact a patient, with its life cycle.
+
+due -> planned (a call booked at a date and time) -> done / declined / unreachable /
+postponed (until a date) / cancelled. Every transition is audited and queued for the hub
+(entity "reminder"). Rows are never deleted: a settled reminder stays as history, and the
+next cycle of a rule is a new row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from carehub.timeutil import utcnow
+
+ReminderState = Literal["due", "planned", "done", "declined", "unreachable", "postponed",
+                        "cancelled"]
+REMINDER_STATES: tuple[ReminderState, ...] = (
+    "due", "planned", "done", "declined", "unreachable", "postponed", "cancelled")
+OPEN_STATES: tuple[ReminderState, ...] = ("due", "planned", "postponed", "unreachable")
+CLOSED_STATES: tuple[ReminderState, ...] = ("done", "declined", "cancelled")
+STATE_LABELS_FR: dict[str, str] = {
+    "due": "À faire", "planned": "Appel planifié", "done": "Fait", "declined": "Refusé",
+    "unreachable": "Injoignable", "postponed": "Reporté", "cancelled": "Annulé",
+}
+ESCALATION_LABELS_FR: dict[str, str] = {
+    "caregiver": "Appeler l'aidant ou la personne de confiance",
+    "gp": "Alerter le médecin traitant",
+    "home_visit": "Proposer une visite à domicile",
+}
+
+
+class Reminder(SQLModel, table=True):
+    __tablename__ = "reminder"
+    __table_args__ = (
+        Index("ix_reminder_patient_reason", "patient_id", "reason", "state"),
+        Index("ix_reminder_state_due", "state", "due_date"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="patient.id")
+    reason: str = Field(max_length=64)  # reason code (DOMAIN.md §1) or "campaign.<slug>"
+    label_fr: str | None = Field(default=None, max_length=200)  # campaigns' own label
+    due_date: date
+    state: str = Field(default="due", max_length=12)
+    planned_at: datetime | None = None  # UTC
+    postponed_until: date | None = None
+    attempts: int = 0  # unreachable attempts (no answer, voicemail) in this cycle
+    escalation: str | None = Field(default=None, max_length=12)  # caregiver, gp, home_visit
+    explanation_fr: str = Field(default="", max_length=400)
+    points: int = 0  # the rule's own priority points when computed (base + "first" bonus)
+    last_done: date | None = None  # the act this cycle follows from (None: never done)
+    campaign_id: uuid.UUID | None = Field(default=None, index=True)
+    note: str | None = None
+    closed_on: date | None = None  # the act's date (done) or the day it was settled
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
