@@ -51,6 +51,10 @@ def parse_phone(raw: str, *, region: str = "FR") -> Phone:
 
 def format_phone(e164: str) -> str:
     """French numbers as 01 23 45 67 89; others in international format."""
+    if len(e164) == 12 and e164.startswith("+33") and e164[3] in "12345679" \
+            and e164[3:].isdigit():  # the common case, without parsing (long call lists)
+        national = "0" + e164[3:]
+        return " ".join(national[i:i + 2] for i in range(0, 10, 2))
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -343,9 +343,9 @@ class _Gatherer:
         return [col(column).in_(self.ids)] if self.ids is not None else []
 
     def _patients(self) -> dict[str, PatientInfo]:
-        query = (sa_select(_hex(Patient.id), Patient.sex, Patient.birth_date,
-                           Patient.fragility_level, Patient.registered_on, Patient.created_at,
-                           Patient.gp_rpps, Patient.gp_name)
+        query = (sa_select(_hex(Patient.id), col(Patient.sex), col(Patient.birth_date),
+                           col(Patient.fragility_level), col(Patient.registered_on),
+                           col(Patient.created_at), col(Patient.gp_rpps), col(Patient.gp_name))
                  .where(col(Patient.status).in_(FOLLOWED_STATUSES),
                         col(Patient.deceased_date).is_(None), *self._scope(Patient.id)))
         found = {}
@@ -483,12 +483,12 @@ class _Gatherer:
             first = self.active_since(rule.first_conditions, pregnancy=False) \
                 if rule.first_conditions else {}
             for pid, day in found.items():
-                info = patients.get(pid)
-                if info is None:
+                stayed = patients.get(pid)
+                if stayed is None:
                     continue
                 older = rule.first_min_age is not None and aged_at_least(
-                    info.birth_date, rule.first_min_age, self.as_of)
-                yield Evidence(info, discharge=day, first=older or pid in first)
+                    stayed.birth_date, rule.first_min_age, self.as_of)
+                yield Evidence(stayed, discharge=day, first=older or pid in first)
         elif rule.kind == "new_arrival":
             for info in patients.values():
                 if info.registered_on is not None:

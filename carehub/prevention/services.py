@@ -12,28 +12,39 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, and_, func, insert, or_, type_coerce
+from sqlalchemy import String, func, insert, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from carehub.caseload.models import ClinicalFact, FactCoding, Patient, PatientPhone, RelatedPerson
+from carehub.caseload.models import Patient, PatientPhone, RelatedPerson
 from carehub.caseload.services import flag_phone_for_check, get_patient
-from carehub.caseload.summary import PhoneLine, age_on, phone_line
-from carehub.caseload.vocabulary import coding_condition
 from carehub.changes import log_changes
 from carehub.coordination.audit import Change
-from carehub.coordination.models import CoordinationAction
 from carehub.coordination.services import as_utc, record_action, stored_utc
 from carehub.errors import InputError, NotFoundError
+from carehub.prevention.calllist import (
+    CallOrder,
+    call_list,
+    call_list_items,
+    call_order,
+    user_id,
+)
 from carehub.prevention.engine import DERIVED_KINDS, assess, fr_date, shift
 from carehub.prevention.models import CLOSED_STATES, OPEN_STATES, REMINDER_STATES, Reminder
 from carehub.prevention.rules import RuleSet, load_rules
+from carehub.prevention.types import (
+    ESCALATION_STEPS,
+    CallListItem,
+    ReasonLine,
+    day_bounds,
+    from_local,
+    local,
+)
 from carehub.text import fold
 from carehub.timeutil import utcnow
-from carehub.users.models import User
 
 Outcome = Literal["reached", "no_answer", "voicemail", "wrong_number", "refused", "callback"]
 OUTCOMES: tuple[Outcome, ...] = ("reached", "no_answer", "voicemail", "wrong_number",
@@ -43,11 +54,14 @@ OUTCOME_LABELS_FR: dict[str, str] = {
     "wrong_number": "Faux numéro", "refused": "Refus", "callback": "Rappeler à…",
 }
 UNANSWERED: tuple[str, ...] = ("no_answer", "voicemail")
-ESCALATION_STEPS: tuple[str, ...] = ("caregiver", "gp", "home_visit")
 CALLBACK = "followup.callback"
 # Reasons a call settles by itself when the patient is reached.
 SETTLED_BY_A_CALL = ("followup.discharge", "followup.new_arrival", CALLBACK)
 CAMPAIGN_PREFIX = "campaign."
+# The call list lives in calllist.py; the contract names this module as its home.
+__all__ = ["CallListItem", "CallOrder", "OutcomeResult", "ReasonLine", "RecomputeReport",
+           "call_list", "call_list_items", "call_order", "close_reminder", "create_campaign",
+           "due_callbacks", "plan_callback", "recompute_reminders", "record_call_outcome"]
 
 
 # ------------------------------------------------------------------------------ plain data
@@ -72,70 +86,6 @@ class RecomputeReport:
 
 
 @dataclass(frozen=True)
-class ReasonLine:
-    """One due reason of a call-list line."""
-
-    reminder_id: uuid.UUID
-    code: str
-    label_fr: str
-    due_date: date
-    overdue_days: int
-    explanation_fr: str
-    script_fr: str
-    state: str
-    planned_at: datetime | None = None
-    attempts: int = 0
-    escalation: str | None = None
-    priority: int = 0
-
-
-@dataclass(frozen=True)
-class CallListItem:
-    patient_id: uuid.UUID
-    ins: str | None
-    name: str
-    age: int
-    sex: str
-    phones: tuple[PhoneLine, ...]  # usable numbers, in the patient's order
-    channel: str  # "phone", or "sms"/"email"/"letter"/"visit" when not phoned
-    channel_reason_fr: str | None
-    call_after: time | None
-    call_before: time | None
-    reasons: tuple[ReasonLine, ...]  # grouped, most urgent first
-    due_date: date  # earliest
-    priority: int  # higher = call first
-    planned_at: datetime | None  # a planned call-back (UTC)
-    attempts: int  # unreachable attempts so far
-    escalation: str | None  # "caregiver" | "gp" | "home_visit" once unreachable
-    caregiver: str | None  # "Marie Durand (fille) 06 12 34 56 78"
-    email: str | None = None
-    gp_name: str | None = None
-    fragility_level: int | None = None
-    phones_to_check: tuple[PhoneLine, ...] = ()  # numbers flagged after a wrong number
-    hours_note: str | None = None
-    available_from: time | None = None  # when today the call can be made (local)
-
-    def as_json(self) -> dict[str, Any]:
-        """DESIGN.md's keys first (patient_id, ins, reasons, due_date, priority), then more."""
-        return {
-            "patient_id": str(self.patient_id), "ins": self.ins,
-            "reasons": [r.code for r in self.reasons], "due_date": self.due_date.isoformat(),
-            "priority": self.priority, "name": self.name, "age": self.age, "sex": self.sex,
-            "channel": self.channel, "channel_reason": self.channel_reason_fr,
-            "phones": [p.e164 for p in self.phones],
-            "call_after": self.call_after.strftime("%H:%M") if self.call_after else None,
-            "call_before": self.call_before.strftime("%H:%M") if self.call_before else None,
-            "planned_at": self.planned_at.isoformat() if self.planned_at else None,
-            "attempts": self.attempts, "escalation": self.escalation,
-            "caregiver": self.caregiver,
-            "details": [{"reminder_id": str(r.reminder_id), "code": r.code,
-                         "label": r.label_fr, "due_date": r.due_date.isoformat(),
-                         "overdue_days": r.overdue_days, "explanation": r.explanation_fr,
-                         "state": r.state} for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True)
 class OutcomeResult:
     action_id: uuid.UUID
     next_attempt_at: datetime | None
@@ -144,20 +94,6 @@ class OutcomeResult:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _local(moment: datetime) -> datetime:
-    """A stored or aware UTC moment in the workstation's local time (naive)."""
-    return stored_utc(moment).astimezone().replace(tzinfo=None)
-
-
-def _from_local(day: date, at: time) -> datetime:
-    """Local wall-clock time on `day`, as an aware UTC datetime."""
-    return datetime.combine(day, at).astimezone().astimezone(UTC)
-
-
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    return _from_local(day, time(0)), _from_local(day + timedelta(days=1), time(0))
 
 
 def _payload(r: Reminder) -> dict[str, Any]:
@@ -188,11 +124,6 @@ def _log(session: Session, actor: str, changed: Iterable[tuple[Reminder, str, di
                                "patient_id": str(reminder.patient_id)}))
         payloads.append(payload)
     log_changes(session, changes, payloads)
-
-
-def _user_id(session: Session, user: str) -> uuid.UUID | None:
-    found = session.execute(sa_select(col(User.id)).where(col(User.name) == user)).first()
-    return found[0] if found else None
 
 
 def _hex(column: Any) -> Any:
@@ -360,318 +291,30 @@ def _write(session: Session, new_rows: list[Reminder], updated: list[Reminder]) 
 # ------------------------------------------------------------------------------ call list
 
 
-@dataclass
-class _Patient:
-    id: uuid.UUID
-    ins: str | None
-    birth_name: str
-    used_name: str | None
-    given_names: str
-    sex: str
-    birth_date: date
-    email: str | None
-    preferred_channel: str
-    call_after: time | None
-    call_before: time | None
-    hours_note: str | None
-    deaf: bool
-    fragility_level: int | None
-    gp_name: str | None
-    gp_rpps: str | None
-
-    @property
-    def name(self) -> str:
-        if self.used_name and self.used_name.upper() != self.birth_name.upper():
-            born = "née" if self.sex == "F" else "né"
-            return f"{self.used_name.upper()} {born} {self.birth_name.upper()} {self.given_names}"
-        return f"{self.birth_name.upper()} {self.given_names}"
-
-
-_PATIENT_COLUMNS = (Patient.id, Patient.ins, Patient.birth_name, Patient.used_name,
-                    Patient.given_names, Patient.sex, Patient.birth_date, Patient.email,
-                    Patient.preferred_channel, Patient.call_after, Patient.call_before,
-                    Patient.preferred_hours_note, Patient.deaf_or_hard_of_hearing,
-                    Patient.fragility_level, Patient.gp_name, Patient.gp_rpps)
-_REMINDER_COLUMNS = (Reminder.id, Reminder.patient_id, Reminder.reason, Reminder.label_fr,
-                     Reminder.due_date, Reminder.state, Reminder.planned_at,
-                     Reminder.postponed_until, Reminder.attempts, Reminder.escalation,
-                     Reminder.explanation_fr, Reminder.points)
-
-
-def _on_the_list(as_of: date) -> Any:
-    """Reminders to act on at `as_of`: due; planned for that day or before; postponed
-    until then; unreachable with an escalation step to take."""
-    _, day_end = _day_bounds(as_of)
-    return or_(
-        and_(col(Reminder.state) == "due", col(Reminder.due_date) <= as_of),
-        and_(col(Reminder.state) == "planned", col(Reminder.planned_at) < day_end),
-        and_(col(Reminder.state) == "postponed", col(Reminder.postponed_until) <= as_of),
-        and_(col(Reminder.state) == "unreachable", col(Reminder.escalation).is_not(None)),
-    )
-
-
-def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,
-              rules: RuleSet | None = None) -> list[CallListItem]:
-    """The acting care manager's calls for `as_of`, in the order to make them.
-
-    One line per patient (active patients she follows, not already reached that day), all
-    due reasons grouped. Order: call-backs whose hour has come, then whoever can be called
-    now by priority, then those to call later today by the hour they can be called, then
-    those whose calling window has passed. `now` (default: the current time if `as_of` is
-    today, else the rules' default_call_time) decides who can be called now.
-    """
-    ruleset = rules or load_rules()
-    manager = _user_id(session, user)
-    if manager is None:
-        return []
-    mine = and_(col(Patient.care_manager_id) == manager, col(Patient.status) == "active",
-                col(Patient.deceased_date).is_(None))
-    return _build(session, ruleset, mine, _on_the_list(as_of), as_of, now)
-
-
-def _build(session: Session, ruleset: RuleSet, patients: Any, reminders: Any, as_of: date,
-           now: datetime | None) -> list[CallListItem]:
-    rows = session.execute(
-        sa_select(*_REMINDER_COLUMNS).join(Patient, col(Patient.id) == Reminder.patient_id)
-        .where(patients, reminders)).all()
-    if not rows:
-        return []
-    per_patient: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in rows:
-        per_patient[row.patient_id].append(row)
-    reached = _reached_today(session, patients, as_of)
-    for patient_id in reached:
-        per_patient.pop(patient_id, None)
-    if not per_patient:
-        return []
-    info = _patients(session, patients, per_patient)
-    phones, to_check = _phones(session, patients, per_patient)
-    circle = _caregivers(session, patients, per_patient)
-    recent = _recent_stays(session, ruleset, patients, as_of)
-    local_now = _now_local(now, as_of, ruleset)
-    items = []
-    for patient_id, reminder_rows in per_patient.items():
-        patient = info.get(patient_id)
-        if patient is None:
-            continue
-        items.append(_item(ruleset, patient, reminder_rows, phones.get(patient_id, ()),
-                           to_check.get(patient_id, ()), circle.get(patient_id), recent,
-                           as_of, local_now))
-    return _order(items, local_now)
-
-
-def _now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
-    if now is not None:
-        return now if now.tzinfo is None else now.astimezone().replace(tzinfo=None)
-    current = datetime.now()
-    if current.date() == as_of:
-        return current
-    return datetime.combine(as_of, ruleset.settings.default_call_time)
-
-
-def _reached_today(session: Session, patients: Any, as_of: date) -> set[uuid.UUID]:
-    first, last = _day_bounds(as_of)
-    query = (sa_select(col(CoordinationAction.patient_id)).distinct()
-             .join(Patient, col(Patient.id) == CoordinationAction.patient_id)
-             .where(patients, col(CoordinationAction.type).in_(("call", "sms")),
-                    col(CoordinationAction.outcome) == "reached",
-                    col(CoordinationAction.at) >= first, col(CoordinationAction.at) < last))
-    return set(session.execute(query).scalars())
-
-
-def _patients(session: Session, patients: Any, wanted: Mapping[uuid.UUID, Any]
-              ) -> dict[uuid.UUID, _Patient]:
-    query = sa_select(*_PATIENT_COLUMNS).where(patients)
-    if len(wanted) <= 500:
-        query = query.where(col(Patient.id).in_(list(wanted)))
-    return {row[0]: _Patient(*row) for row in session.execute(query) if row[0] in wanted}
-
-
-def _phones(session: Session, patients: Any, wanted: Mapping[uuid.UUID, Any]
-            ) -> tuple[dict[uuid.UUID, tuple[PhoneLine, ...]],
-                       dict[uuid.UUID, tuple[PhoneLine, ...]]]:
-    query = (sa_select(PatientPhone.patient_id, PatientPhone.e164, PatientPhone.kind,
-                       PatientPhone.label, PatientPhone.sms_consent, PatientPhone.needs_check)
-             .join(Patient, col(Patient.id) == PatientPhone.patient_id).where(patients)
-             .order_by(col(PatientPhone.patient_id), col(PatientPhone.position)))
-    if len(wanted) <= 500:
-        query = query.where(col(PatientPhone.patient_id).in_(list(wanted)))
-    usable: dict[uuid.UUID, list[PhoneLine]] = defaultdict(list)
-    flagged: dict[uuid.UUID, list[PhoneLine]] = defaultdict(list)
-    for patient_id, e164, kind, label, sms, needs_check in session.execute(query):
-        if patient_id not in wanted:
-            continue
-        line = phone_line(e164, kind=kind, label=label, sms_consent=sms)
-        (flagged if needs_check else usable)[patient_id].append(line)
-    return ({k: tuple(v) for k, v in usable.items()}, {k: tuple(v) for k, v in flagged.items()})
-
-
-def _caregivers(session: Session, patients: Any, wanted: Mapping[uuid.UUID, Any]
-                ) -> dict[uuid.UUID, str]:
-    """Who to call when the patient cannot be reached: caregiver, else trusted person, else
-    emergency contact, as 'Marie Durand (fille) 06 12 34 56 78'."""
-    query = (sa_select(RelatedPerson.patient_id, RelatedPerson.name, RelatedPerson.relationship,
-                       RelatedPerson.phone_e164, RelatedPerson.phone_kind,
-                       RelatedPerson.is_caregiver, RelatedPerson.is_trusted_person,
-                       RelatedPerson.is_emergency_contact)
-             .join(Patient, col(Patient.id) == RelatedPerson.patient_id)
-             .where(patients, or_(col(RelatedPerson.is_caregiver),
-                                  col(RelatedPerson.is_trusted_person),
-                                  col(RelatedPerson.is_emergency_contact))))
-    if len(wanted) <= 500:
-        query = query.where(col(RelatedPerson.patient_id).in_(list(wanted)))
-    best: dict[uuid.UUID, tuple[int, str]] = {}
-    for pid, name, relationship, e164, kind, caregiver, trusted, emergency in \
-            session.execute(query):
-        if pid not in wanted:
-            continue
-        rank = 0 if caregiver else 1 if trusted else 2
-        text = name + (f" ({relationship})" if relationship else "")
-        if e164:
-            text += " " + phone_line(e164, kind=kind).formatted
-        if pid not in best or (rank, text) < best[pid]:
-            best[pid] = (rank, text)
-    return {pid: text for pid, (_, text) in best.items()}
-
-
-def _recent_stays(session: Session, ruleset: RuleSet, patients: Any, as_of: date
-                  ) -> set[uuid.UUID]:
-    rule = next((r for r in ruleset.rules.values() if r.kind == "discharge"), None)
-    if rule is None or rule.concept is None:
-        return set()
-    first = as_of - timedelta(days=ruleset.settings.recent_stay_days)
-    query = (sa_select(col(FactCoding.patient_id)).distinct()
-             .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
-             .join(Patient, col(Patient.id) == FactCoding.patient_id)
-             .where(coding_condition(rule.concept), col(ClinicalFact.kind) == "encounter",
-                    col(ClinicalFact.end_date) >= first, col(ClinicalFact.end_date) <= as_of,
-                    patients))
-    return set(session.execute(query).scalars())
-
-
-def _channel(patient: _Patient, phones: tuple[PhoneLine, ...]) -> tuple[str, str | None]:
-    sms = any(p.kind == "mobile" and p.sms_consent for p in phones)
-    if patient.deaf:
-        if sms:
-            return "sms", ("patient(e) malentendant(e) : pas d'appel, SMS"
-                           + (" ou e-mail" if patient.email else ""))
-        if patient.email:
-            return "email", "patient(e) malentendant(e) : pas d'appel, e-mail"
-        return "letter", "patient(e) malentendant(e) sans SMS ni e-mail : courrier"
-    preferred = patient.preferred_channel
-    if preferred == "sms" and sms:
-        return "sms", "préfère les SMS"
-    if preferred == "email" and patient.email:
-        return "email", "préfère l'e-mail"
-    if preferred == "letter":
-        return "letter", "préfère le courrier"
-    if preferred == "visit":
-        return "visit", "préfère une visite"
-    if phones:
-        return "phone", None
-    if sms:
-        return "sms", "aucun numéro à appeler"
-    if patient.email:
-        return "email", "aucun numéro valide : e-mail"
-    return "letter", "aucun numéro valide : courrier"
-
-
-def _item(ruleset: RuleSet, patient: _Patient, rows: list[Any], phones: tuple[PhoneLine, ...],
-          to_check: tuple[PhoneLine, ...], caregiver: str | None, recent: set[uuid.UUID],
-          as_of: date, now: datetime) -> CallListItem:
-    weights = ruleset.priority
-    age = age_on(patient.birth_date, as_of)
-    base = (patient.fragility_level or 0) * weights.per_fragility_level
-    base += weights.age_85 if age >= 85 else weights.age_75 if age >= 75 else 0
-    if patient.id in recent:
-        base += weights.recent_stay
-    lines = []
-    for row in rows:
-        rule = ruleset.rules.get(row.reason)
-        overdue = max((as_of - row.due_date).days, 0)
-        planned = stored_utc(row.planned_at) if row.planned_at else None
-        points = row.points + base + min(overdue, weights.overdue_days_cap) \
-            * weights.per_overdue_day
-        if row.state == "planned" and planned is not None and _local(planned) <= now:
-            points += weights.planned_callback
-        if row.escalation:
-            points += weights.escalation
-        label = row.label_fr or (rule.label if rule else row.reason)
-        script = rule.script if rule else (row.label_fr or "")
-        lines.append(ReasonLine(
-            reminder_id=row.id, code=row.reason, label_fr=label, due_date=row.due_date,
-            overdue_days=overdue, explanation_fr=row.explanation_fr, script_fr=script,
-            state=row.state, planned_at=planned, attempts=row.attempts,
-            escalation=row.escalation, priority=points))
-    lines.sort(key=lambda r: (-r.priority, r.code))
-    channel, channel_reason = _channel(patient, phones)
-    planned_at = min((r.planned_at for r in lines if r.state == "planned" and r.planned_at),
-                     default=None)
-    escalation = max((r.escalation for r in lines if r.escalation),
-                     key=ESCALATION_STEPS.index, default=None)
-    available = None
-    if channel == "phone" and patient.call_after:
-        available = patient.call_after
-    if planned_at is not None and _local(planned_at).date() == as_of:
-        hour = _local(planned_at).time()
-        available = max(available, hour) if available else hour
-    return CallListItem(
-        patient_id=patient.id, ins=patient.ins, name=patient.name, age=age, sex=patient.sex,
-        phones=phones, channel=channel, channel_reason_fr=channel_reason,
-        call_after=patient.call_after, call_before=patient.call_before,
-        reasons=tuple(lines), due_date=min(r.due_date for r in lines),
-        priority=lines[0].priority + weights.per_other_reason * (len(lines) - 1),
-        planned_at=planned_at, attempts=max(r.attempts for r in lines),
-        escalation=escalation, caregiver=caregiver, email=patient.email,
-        gp_name=patient.gp_name, fragility_level=patient.fragility_level,
-        phones_to_check=to_check, hours_note=patient.hours_note, available_from=available)
-
-
-def _order(items: list[CallListItem], now: datetime) -> list[CallListItem]:
-    """Call-backs due now first; then callable now by priority; then later today by hour;
-    then those whose calling window has passed."""
-    clock_now = now.time()
-
-    def key(item: CallListItem) -> tuple[Any, ...]:
-        phoned = item.channel == "phone"
-        if item.planned_at is not None and _local(item.planned_at) <= now and not (
-                phoned and item.call_before and item.call_before <= clock_now):
-            return (0, _local(item.planned_at), -item.priority, item.name)
-        if item.available_from is not None and item.available_from > clock_now:
-            return (2, item.available_from, -item.priority, item.name)
-        if phoned and item.call_before is not None and item.call_before <= clock_now:
-            return (3, -item.priority, item.name)
-        return (1, -item.priority, item.name)
-
-    return sorted(items, key=key)
-
-
 def due_callbacks(session: Session, *, user: str, now: datetime, within: timedelta,
                   rules: RuleSet | None = None) -> list[CallListItem]:
     """Patients with a planned call-back from now to `now + within` (or missed earlier
     today and still planned), as call-list lines, earliest first (for notifications)."""
     ruleset = rules or load_rules()
-    manager = _user_id(session, user)
+    manager = user_id(session, user)
     if manager is None:
         return []
     moment = as_utc(now)
-    today = _local(moment).date()
-    first, _ = _day_bounds(today)
-    mine = and_(col(Patient.care_manager_id) == manager, col(Patient.status) == "active",
-                col(Patient.deceased_date).is_(None))
-    planned = and_(col(Reminder.reason) == CALLBACK, col(Reminder.state) == "planned",
-                   col(Reminder.planned_at) >= first,
-                   col(Reminder.planned_at) <= moment + within)
-    wanted = set(session.execute(
+    today = local(moment).date()
+    first, _ = day_bounds(today)
+    wanted = list(session.execute(
         sa_select(col(Reminder.patient_id)).join(Patient, col(Patient.id) == Reminder.patient_id)
-        .where(mine, planned)).scalars())
+        .where(col(Patient.care_manager_id) == manager, col(Patient.status) == "active",
+               col(Patient.deceased_date).is_(None), col(Reminder.reason) == CALLBACK,
+               col(Reminder.state) == "planned", col(Reminder.planned_at) >= first,
+               col(Reminder.planned_at) <= moment + within)).scalars())
     if not wanted:
         return []
-    horizon = _local(moment + within)
-    items = _build(session, ruleset, and_(mine, col(Patient.id).in_(list(wanted))),
-                   _on_the_list(horizon.date()), horizon.date(), horizon)
+    horizon = local(moment + within)
+    items = call_list_items(session, user=user, as_of=horizon.date(), now=horizon,
+                            patient_ids=wanted, rules=ruleset)
     items = [i for i in items if i.planned_at is not None]
-    return sorted(items, key=lambda i: (i.planned_at, i.name))
+    return sorted(items, key=lambda i: (i.planned_at or moment, i.name))
 
 
 # ------------------------------------------------------------------------------ outcomes
@@ -711,10 +354,10 @@ def next_attempt(patient: Patient, at: datetime, ruleset: RuleSet) -> datetime:
     """Another time of day for the next try: the next attempt slot after `at` that is at
     least two hours later and not in the same half-day, on a working day, inside the
     patient's call_after/call_before window. Returned in UTC."""
-    local = _local(at)
+    when = local(at)
     settings = ruleset.settings
-    morning = local.time() < time(12)
-    day = local.date()
+    morning = when.time() < time(12)
+    day = when.date()
     for _ in range(15):
         for slot in settings.attempt_slots:
             candidate = slot
@@ -723,15 +366,15 @@ def next_attempt(patient: Patient, at: datetime, ruleset: RuleSet) -> datetime:
             if patient.call_before and candidate >= patient.call_before:
                 continue
             moment = datetime.combine(day, candidate)
-            if moment <= local + timedelta(hours=2):
+            if moment <= when + timedelta(hours=2):
                 continue
-            if day == local.date() and (candidate < time(12)) == morning:
+            if day == when.date() and (candidate < time(12)) == morning:
                 continue  # same half-day: try another time of day
             if day.isoweekday() not in settings.working_days:
                 continue
-            return _from_local(day, candidate)
+            return from_local(day, candidate)
         day += timedelta(days=1)
-    return _from_local(local.date() + timedelta(days=1), settings.attempt_slots[0])
+    return from_local(when.date() + timedelta(days=1), settings.attempt_slots[0])
 
 
 def _check_ids(open_rows: Mapping[uuid.UUID, Reminder], ids: Iterable[uuid.UUID],
@@ -781,7 +424,7 @@ def record_call_outcome(session: Session, *, patient_id: uuid.UUID, outcome: Out
     if moment > utcnow() + timedelta(minutes=5):
         raise InputError("A call outcome cannot be dated in the future.",
                          "Le résultat d'un appel ne peut pas être daté dans le futur.")
-    day = _local(moment).date()
+    day = local(moment).date()
     done = dict(done or {})
     postpone = dict(postpone_until or {})
     open_rows = {r.id: r for r in _open_reminders(session, patient_id)}
@@ -824,9 +467,8 @@ def record_call_outcome(session: Session, *, patient_id: uuid.UUID, outcome: Out
     rest = [r for r in ordered if r.id not in settled]
     if outcome == "reached" or (outcome == "callback" and channel == "call"):
         for row in rest:
-            if outcome == "reached" and row.reason in SETTLED_BY_A_CALL:
-                row.state, row.closed_on, row.planned_at = "done", day, None
-            elif outcome == "reached" and row.reason.startswith(CAMPAIGN_PREFIX):
+            if outcome == "reached" and (row.reason in SETTLED_BY_A_CALL
+                                         or row.reason.startswith(CAMPAIGN_PREFIX)):
                 row.state, row.closed_on, row.planned_at = "done", day, None
             else:
                 row.attempts, row.escalation = 0, None
@@ -881,8 +523,8 @@ def plan_callback(session: Session, *, patient_id: uuid.UUID, at: datetime, acto
     other open reminders planned for the same call. Returns the call-back reminder's id."""
     get_patient(session, patient_id=patient_id)
     moment = as_utc(at)
-    local = _local(moment)
-    explanation = f"rappel prévu le {fr_date(local.date())} à {local:%H:%M}"
+    when = local(moment)
+    explanation = f"rappel prévu le {fr_date(when.date())} à {when:%H:%M}"
     if note:
         explanation += f" : {note}"
     explanation = explanation[:400]
@@ -894,7 +536,7 @@ def plan_callback(session: Session, *, patient_id: uuid.UUID, at: datetime, acto
     if _from_call:
         details["action_id"] = str(_from_call)
     if callback is None:
-        callback = Reminder(patient_id=patient_id, reason=CALLBACK, due_date=local.date(),
+        callback = Reminder(patient_id=patient_id, reason=CALLBACK, due_date=when.date(),
                             state="planned", planned_at=moment, explanation_fr=explanation,
                             note=note, created_at=now, updated_at=now)
         session.add(callback)
@@ -905,7 +547,7 @@ def plan_callback(session: Session, *, patient_id: uuid.UUID, at: datetime, acto
             from_state = row.state
             row.state, row.planned_at, row.updated_at = "planned", moment, now
             if row is callback:
-                row.due_date, row.explanation_fr, row.note = local.date(), explanation, note
+                row.due_date, row.explanation_fr, row.note = when.date(), explanation, note
             changed.append((row, "update", {**details, "from_state": from_state}))
     session.flush()
     _log(session, actor, changed)

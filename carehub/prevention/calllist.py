@@ -1,0 +1,397 @@
+"""The day's call list: ordered in one SELECT, its lines built from a second one.
+
+The order (priority, calling hours, call-backs) is computed by SQLite over the stored
+reminders, so that a 50,000-patient team list is one query; the lines (phones, reasons,
+caregiver) come from one more SELECT returning one row per patient with JSON arrays.
+Re-exported by carehub.prevention.services (the contract's home of call_list).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from carehub.caseload.services import PatientIds
+from carehub.caseload.summary import PhoneLine, age_on, phone_line
+from carehub.phones import format_phone
+from carehub.prevention.rules import RuleSet, load_rules
+from carehub.prevention.types import (
+    ESCALATION_STEPS,
+    CallListItem,
+    ReasonLine,
+    day_bounds,
+    local,
+)
+from carehub.users.models import User
+
+
+def user_id(session: Session, user: str) -> uuid.UUID | None:
+    found = session.execute(sa_select(col(User.id)).where(col(User.name) == user)).first()
+    return found[0] if found else None
+
+
+# Reminders to act on at :as_of (r = reminder): due; planned for that day or before;
+# postponed until then; unreachable with an escalation step to take.
+ON_THE_LIST_SQL = """(
+    (r.state = 'due' AND r.due_date <= :as_of)
+ OR (r.state = 'planned' AND r.planned_at < :day_end)
+ OR (r.state = 'postponed' AND r.postponed_until <= :as_of)
+ OR (r.state = 'unreachable' AND r.escalation IS NOT NULL))"""
+_MINE_SQL = "p.care_manager_id = :manager AND p.status = 'active' AND p.deceased_date IS NULL"
+_NOT_REACHED_SQL = """NOT EXISTS (
+    SELECT 1 FROM coordination_action a
+     WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
+       AND a.type IN ('call', 'sms') AND a.outcome = 'reached')"""
+_RECENT_STAY_SQL = """EXISTS (
+    SELECT 1 FROM clinical_fact f JOIN fact_coding c ON c.fact_id = f.id
+     WHERE f.patient_id = p.id AND f.kind = 'encounter'
+       AND f.end_date >= :recent_from AND f.end_date <= :as_of
+       AND c.system || '' = :stay_system AND c.code IN :stay_codes)"""
+# A reminder's own priority: the rule's points, a point per day overdue (capped), and the
+# bonuses of an escalation and of a call-back whose hour has come.
+_REASON_PRIORITY_SQL = """(r.points
+    + min(max(CAST(julianday(:as_of) - julianday(r.due_date) AS INTEGER), 0), :cap) * :per_day
+    + CASE WHEN r.escalation IS NOT NULL THEN :w_escalation ELSE 0 END
+    + CASE WHEN r.state = 'planned' AND r.planned_at <= :now_utc THEN :w_planned ELSE 0 END)"""
+_AGE_SQL = """(CAST(substr(:as_of, 1, 4) AS INTEGER) - CAST(substr(p.birth_date, 1, 4) AS INTEGER)
+    - (substr(:as_of, 6, 5) < substr(p.birth_date, 6, 5)))"""
+# Phoned, unless deaf, or preferring SMS (with a mobile that may receive them), e-mail (with
+# an address), a letter or a visit, or with no number left to call: what `channel` says.
+_PHONED_SQL = """(NOT p.deaf_or_hard_of_hearing
+    AND NOT (p.preferred_channel = 'sms' AND EXISTS (
+        SELECT 1 FROM patient_phone ph WHERE ph.patient_id = p.id AND ph.kind = 'mobile'
+           AND ph.sms_consent AND NOT ph.needs_check))
+    AND NOT (p.preferred_channel = 'email' AND p.email IS NOT NULL)
+    AND p.preferred_channel NOT IN ('letter', 'visit')
+    AND EXISTS (SELECT 1 FROM patient_phone ph WHERE ph.patient_id = p.id
+                   AND NOT ph.needs_check))"""
+ORDER_SQL = f"""
+WITH s AS (
+  SELECT r.patient_id AS pid, max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
+         min(r.due_date) AS due,
+         min(CASE WHEN r.state = 'planned' THEN r.planned_at END) AS planned
+    FROM patient p JOIN reminder r ON r.patient_id = p.id
+   WHERE {_MINE_SQL} {{only}} AND {ON_THE_LIST_SQL}
+   GROUP BY r.patient_id
+), q AS MATERIALIZED (
+  SELECT s.pid, s.due, s.planned, p.sort_key,
+         s.top + coalesce(p.fragility_level, 0) * :w_fragility
+           + CASE WHEN {_AGE_SQL} >= 85 THEN :w_age85 WHEN {_AGE_SQL} >= 75 THEN :w_age75
+                  ELSE 0 END
+           + CASE WHEN {_RECENT_STAY_SQL} THEN :w_recent ELSE 0 END
+           + :w_other * (s.n - 1) AS priority,
+         {_PHONED_SQL} AS phoned,
+         substr(p.call_after, 1, 8) AS after, substr(p.call_before, 1, 8) AS before,
+         CASE WHEN s.planned IS NOT NULL AND date(s.planned, 'localtime') = :as_of
+              THEN time(s.planned, 'localtime') END AS planned_time
+    FROM s JOIN patient p ON p.id = s.pid
+   WHERE {_NOT_REACHED_SQL}
+), o AS (
+  SELECT q.*, CASE WHEN phoned AND after IS NOT NULL AND planned_time IS NOT NULL
+                   THEN max(after, planned_time)
+                   WHEN phoned AND after IS NOT NULL THEN after
+                   ELSE planned_time END AS available
+    FROM q
+)
+SELECT pid, priority, due,
+       CASE WHEN planned IS NOT NULL AND planned <= :now_utc
+                 AND NOT (phoned AND before IS NOT NULL AND before <= :now_time) THEN 0
+            WHEN available IS NOT NULL AND available > :now_time THEN 2
+            WHEN phoned AND before IS NOT NULL AND before <= :now_time THEN 3
+            ELSE 1 END AS bucket,
+       planned, available
+  FROM o
+ ORDER BY bucket, CASE bucket WHEN 0 THEN planned WHEN 2 THEN available END,
+          priority DESC, sort_key, pid
+"""
+ITEMS_SQL = f"""
+SELECT p.id, p.ins, p.birth_name, p.used_name, p.given_names, p.sex, p.birth_date, p.email,
+       p.preferred_channel, p.call_after, p.call_before, p.preferred_hours_note,
+       p.deaf_or_hard_of_hearing, p.fragility_level, p.gp_name, p.gp_rpps,
+       (SELECT json_group_array(json_array(r.id, r.reason, r.label_fr, r.due_date, r.state,
+                                           r.planned_at, r.attempts, r.escalation,
+                                           r.explanation_fr, {_REASON_PRIORITY_SQL}))
+          FROM reminder r WHERE r.patient_id = p.id AND {ON_THE_LIST_SQL}) AS reminders,
+       (SELECT json_group_array(json_array(ph.e164, ph.kind, ph.label, ph.sms_consent,
+                                           ph.needs_check))
+          FROM (SELECT * FROM patient_phone ph WHERE ph.patient_id = p.id
+                ORDER BY ph.position) AS ph) AS phones,
+       (SELECT rp.name || coalesce(' (' || rp.relationship || ')', '') || char(9)
+               || coalesce(rp.phone_e164, '')
+          FROM related_person rp
+         WHERE rp.patient_id = p.id
+           AND (rp.is_caregiver OR rp.is_trusted_person OR rp.is_emergency_contact)
+         ORDER BY rp.is_caregiver DESC, rp.is_trusted_person DESC, rp.name LIMIT 1) AS circle
+  FROM patient p
+ WHERE {_MINE_SQL} {{only}}
+"""
+
+
+@dataclass(frozen=True)
+class CallOrder:
+    """The day's call list as ordered ids and priorities only: what a long list's item
+    model needs first; its lines come page by page from `call_list_items`."""
+
+    patient_ids: PatientIds
+    priorities: list[int]
+    due_dates: list[date]
+
+    def __len__(self) -> int:
+        return len(self.patient_ids)
+
+
+@dataclass
+class _Patient:
+    id: uuid.UUID
+    ins: str | None
+    birth_name: str
+    used_name: str | None
+    given_names: str
+    sex: str
+    birth_date: date
+    email: str | None
+    preferred_channel: str
+    call_after: time | None
+    call_before: time | None
+    hours_note: str | None
+    deaf: bool
+    fragility_level: int | None
+    gp_name: str | None
+
+    @property
+    def name(self) -> str:
+        """'DURAND née MARTIN Jeanne', as the patient summary shows it."""
+        if self.used_name and self.used_name.upper() != self.birth_name.upper():
+            born = "née" if self.sex == "F" else "né"
+            return f"{self.used_name.upper()} {born} {self.birth_name.upper()} {self.given_names}"
+        return f"{self.birth_name.upper()} {self.given_names}"
+
+
+def _iso_date(value: str) -> date:
+    return date.fromisoformat(value[:10])
+
+
+def _iso_time(value: str | None) -> time | None:
+    return time.fromisoformat(value[:8]) if value else None
+
+
+def _iso_utc(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+
+
+def stored(moment: datetime) -> str:
+    """A UTC moment as SQLite holds it, for comparisons in hand-written SQL."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
+    """`now` as local wall-clock time; by default now if `as_of` is today, else the rules'
+    default call time that day."""
+    if now is not None:
+        return now if now.tzinfo is None else now.astimezone().replace(tzinfo=None)
+    current = datetime.now()
+    if current.date() == as_of:
+        return current
+    return datetime.combine(as_of, ruleset.settings.default_call_time)
+
+
+def _stay_codes(ruleset: RuleSet) -> tuple[str, list[str]]:
+    rule = next((r for r in ruleset.rules.values() if r.kind == "discharge"), None)
+    if rule is None or rule.concept is None:
+        return "", [""]
+    system, codes = next(iter(rule.concept.codes.items()))
+    return system, [c for c in codes if not c.endswith("*")] or [""]
+
+
+def _params(ruleset: RuleSet, manager: uuid.UUID, as_of: date, local_now: datetime
+            ) -> dict[str, Any]:
+    day_start, day_end = day_bounds(as_of)
+    system, codes = _stay_codes(ruleset)
+    weights = ruleset.priority
+    return {
+        "manager": manager.hex, "as_of": as_of.isoformat(), "day_start": stored(day_start),
+        "day_end": stored(day_end), "stay_system": system, "stay_codes": codes,
+        "recent_from": (as_of - timedelta(days=ruleset.settings.recent_stay_days)).isoformat(),
+        "now_utc": stored(local_now.astimezone()), "now_time": local_now.strftime("%H:%M:%S"),
+        "cap": weights.overdue_days_cap, "per_day": weights.per_overdue_day,
+        "w_escalation": weights.escalation, "w_planned": weights.planned_callback,
+        "w_fragility": weights.per_fragility_level, "w_age85": weights.age_85,
+        "w_age75": weights.age_75, "w_recent": weights.recent_stay,
+        "w_other": weights.per_other_reason,
+    }
+
+
+def _statement(sql: str, only: Sequence[uuid.UUID] | None, params: dict[str, Any]) -> Any:
+    statement = text(sql.format(only="AND p.id IN :only" if only is not None else ""))
+    if ":stay_codes" in sql:
+        statement = statement.bindparams(bindparam("stay_codes", expanding=True))
+    if only is not None:
+        statement = statement.bindparams(bindparam("only", expanding=True))
+        params["only"] = [i.hex for i in only] or [""]
+    return statement
+
+
+def _order_rows(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date,
+                local_now: datetime, only: Sequence[uuid.UUID] | None = None) -> list[Any]:
+    params = _params(ruleset, manager, as_of, local_now)
+    return list(session.connection().execute(_statement(ORDER_SQL, only, params), params))
+
+
+def call_order(session: Session, *, user: str, as_of: date, now: datetime | None = None,
+               rules: RuleSet | None = None) -> CallOrder:
+    """The order of `call_list` (ids, priorities, earliest due dates) in one SELECT, for
+    lists too long to build every line up front (a supervisor's 50,000 patients)."""
+    ruleset = rules or load_rules()
+    manager = user_id(session, user)
+    if manager is None:
+        return CallOrder(PatientIds([]), [], [])
+    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset))
+    return CallOrder(PatientIds([r[0] for r in rows]), [r[1] for r in rows],
+                     [_iso_date(r[2]) for r in rows])
+
+
+def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,
+              rules: RuleSet | None = None) -> list[CallListItem]:
+    """The acting care manager's calls for `as_of`, in the order to make them.
+
+    One line per patient (active patients she follows, not already reached that day), all
+    due reasons grouped, most urgent first. Order: call-backs whose hour has come (by hour),
+    then whoever can be called now by priority, then those to call later today by the hour
+    they can be called (call_after, a call-back), then those whose calling window
+    (call_before) has passed. `now` (default: the current time if `as_of` is today, else
+    the rules' default_call_time) decides who can be called now.
+    """
+    ruleset = rules or load_rules()
+    manager = user_id(session, user)
+    if manager is None:
+        return []
+    local_now = now_local(now, as_of, ruleset)
+    order = _order_rows(session, ruleset, manager, as_of, local_now)
+    return _items(session, ruleset, manager, as_of, local_now, order, None)
+
+
+def call_list_items(session: Session, *, user: str, as_of: date,
+                    patient_ids: Sequence[uuid.UUID], now: datetime | None = None,
+                    rules: RuleSet | None = None) -> list[CallListItem]:
+    """The call-list lines of these patients (a page of `call_order`), in list order;
+    patients not on the list that day are left out."""
+    ruleset = rules or load_rules()
+    manager = user_id(session, user)
+    if manager is None or not patient_ids:
+        return []
+    local_now = now_local(now, as_of, ruleset)
+    found: list[CallListItem] = []
+    ids = list(patient_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        order = _order_rows(session, ruleset, manager, as_of, local_now, only=chunk)
+        found.extend(_items(session, ruleset, manager, as_of, local_now, order, chunk))
+    rank = {pid: i for i, pid in enumerate(ids)}
+    return sorted(found, key=lambda item: rank.get(item.patient_id, len(rank)))
+
+
+def _items(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date,
+           local_now: datetime, order: list[Any], only: Sequence[uuid.UUID] | None
+           ) -> list[CallListItem]:
+    """The lines of the ordered rows: one SELECT, one row per patient with her reminders
+    and phones as JSON arrays and the person to call instead."""
+    if not order:
+        return []
+    params = _params(ruleset, manager, as_of, local_now)
+    rows = {row[0]: row for row in
+            session.connection().execute(_statement(ITEMS_SQL, only, params), params)}
+    items = []
+    for pid, priority, _due, _bucket, _planned, available in order:
+        row = rows.get(pid)
+        if row is None:
+            continue
+        patient = _Patient(uuid.UUID(hex=pid), row[1], row[2], row[3], row[4], row[5],
+                           _iso_date(row[6]), row[7], row[8], _iso_time(row[9]),
+                           _iso_time(row[10]), row[11], bool(row[12]), row[13], row[14])
+        usable: list[PhoneLine] = []
+        flagged: list[PhoneLine] = []
+        for e164, kind, label, sms, needs_check in json.loads(row[17]):
+            line = phone_line(e164, kind=kind, label=label, sms_consent=bool(sms))
+            (flagged if needs_check else usable).append(line)
+        caregiver = None
+        if row[18]:
+            who, _, number = row[18].partition("\t")
+            caregiver = f"{who} {format_phone(number)}" if number else who
+        items.append(_item(ruleset, patient, json.loads(row[16]), tuple(usable),
+                           tuple(flagged), caregiver, priority, _iso_time(available), as_of))
+    return items
+
+
+def channel(patient: _Patient, phones: tuple[PhoneLine, ...]) -> tuple[str, str | None]:
+    """How to reach the patient and why not by phone (a deaf patient is not phoned)."""
+    sms = any(p.kind == "mobile" and p.sms_consent for p in phones)
+    if patient.deaf:
+        if sms:
+            return "sms", ("patient(e) malentendant(e) : pas d'appel, SMS"
+                           + (" ou e-mail" if patient.email else ""))
+        if patient.email:
+            return "email", "patient(e) malentendant(e) : pas d'appel, e-mail"
+        return "letter", "patient(e) malentendant(e) sans SMS ni e-mail : courrier"
+    preferred = patient.preferred_channel
+    if preferred == "sms" and sms:
+        return "sms", "préfère les SMS"
+    if preferred == "email" and patient.email:
+        return "email", "préfère l'e-mail"
+    if preferred == "letter":
+        return "letter", "préfère le courrier"
+    if preferred == "visit":
+        return "visit", "préfère une visite"
+    if phones:
+        return "phone", None
+    if sms:
+        return "sms", "aucun numéro à appeler"
+    if patient.email:
+        return "email", "aucun numéro valide : e-mail"
+    return "letter", "aucun numéro valide : courrier"
+
+
+def _item(ruleset: RuleSet, patient: _Patient, reminders: list[list[Any]],
+          phones: tuple[PhoneLine, ...], to_check: tuple[PhoneLine, ...], caregiver: str | None,
+          priority: int, available: time | None, as_of: date) -> CallListItem:
+    lines = []
+    for rid, reason, label, due, state, planned, attempts, escalation, text_fr, points \
+            in reminders:
+        rule = ruleset.rules.get(reason)
+        due_date = _iso_date(due)
+        lines.append(ReasonLine(
+            reminder_id=uuid.UUID(hex=rid), code=reason,
+            label_fr=label or (rule.label if rule else reason), due_date=due_date,
+            overdue_days=max((as_of - due_date).days, 0), explanation_fr=text_fr,
+            script_fr=rule.script if rule else (label or ""), state=state,
+            planned_at=_iso_utc(planned), attempts=attempts, escalation=escalation,
+            priority=points))
+    lines.sort(key=lambda r: (-r.priority, r.due_date, r.code))
+    how, why = channel(patient, phones)
+    planned_at = [r.planned_at for r in lines if r.state == "planned" and r.planned_at]
+    escalations = [r.escalation for r in lines if r.escalation]
+    return CallListItem(
+        patient_id=patient.id, ins=patient.ins, name=patient.name,
+        age=age_on(patient.birth_date, as_of), sex=patient.sex, phones=phones,
+        channel=how, channel_reason_fr=why, call_after=patient.call_after,
+        call_before=patient.call_before, reasons=tuple(lines),
+        due_date=min(r.due_date for r in lines), priority=priority,
+        planned_at=min(planned_at) if planned_at else None,
+        attempts=max(r.attempts for r in lines),
+        escalation=max(escalations, key=ESCALATION_STEPS.index) if escalations else None,
+        caregiver=caregiver, email=patient.email, gp_name=patient.gp_name,
+        fragility_level=patient.fragility_level, phones_to_check=to_check,
+        hours_note=patient.hours_note, available_from=available)
+
+
+def is_later_today(item: CallListItem, now: datetime) -> bool:
+    """Whether the line waits for an hour later today (call_after, a call-back)."""
+    return item.available_from is not None and item.available_from > now.time() \
+        and (item.planned_at is None or local(item.planned_at) > now)
