@@ -76,6 +76,13 @@ def fr_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def fr_every(months: int) -> str:
+    """'tous les 2 ans', 'tous les ans', 'tous les 6 mois'."""
+    if months in (1, 12):
+        return "tous les mois" if months == 1 else "tous les ans"
+    return f"tous les {fr_months(months)}"
+
+
 def fr_months(months: int) -> str:
     if months % 12 == 0:
         years = months // 12
@@ -168,8 +175,8 @@ def _interval(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
         return _reason(rule, eligible, as_of, rule.never, last=None)
     following, act, last = best
     return _reason(rule, max(eligible, following), as_of,
-                   f"{act.last_fr} le {fr_date(last)}, à refaire tous les "
-                   f"{fr_months(act.every_months)}", last=last)
+                   f"{act.last_fr} le {fr_date(last)}, à refaire {fr_every(act.every_months)}",
+                   last=last)
 
 
 def _active_campaign(rule: Rule, as_of: date) -> tuple[Campaign, date, date] | None:
@@ -315,8 +322,8 @@ def _frailty(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
     if last is None:
         return _reason(rule, eligible, as_of, rule.never, last=None)
     due = max(eligible, shift(last, rule.every_months))
-    return _reason(rule, due, as_of, f"dernier repérage le {fr_date(last)}, à refaire tous les "
-                   f"{fr_months(rule.every_months)}", last=last)
+    return _reason(rule, due, as_of, f"dernier repérage le {fr_date(last)}, à refaire "
+                   f"{fr_every(rule.every_months)}", last=last)
 
 
 # ------------------------------------------------------------------------------ SQL gathering
