@@ -45,7 +45,11 @@ ON_THE_LIST_SQL = """(
  OR (r.state = 'planned' AND r.planned_at < :day_end)
  OR (r.state = 'postponed' AND r.postponed_until <= :as_of)
  OR (r.state = 'unreachable' AND r.escalation IS NOT NULL))"""
-_MINE_SQL = "p.care_manager_id = :manager AND p.status = 'active' AND p.deceased_date IS NULL"
+# Her active patients: by the care-manager index, or by id for a page (`+` keeps SQLite
+# off the status index, which would scan every active patient of the database).
+_MINE_SQL = "p.care_manager_id = :manager AND +p.status = 'active' AND p.deceased_date IS NULL"
+_MINE_PAGE_SQL = ("p.id IN :only AND +p.care_manager_id = :manager AND +p.status = 'active' "
+                  "AND p.deceased_date IS NULL")
 _NOT_REACHED_SQL = """NOT EXISTS (
     SELECT 1 FROM coordination_action a
      WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
@@ -79,8 +83,8 @@ WITH s AS (
   SELECT r.patient_id AS pid, max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
          min(r.due_date) AS due,
          min(CASE WHEN r.state = 'planned' THEN r.planned_at END) AS planned
-    FROM patient p JOIN reminder r ON r.patient_id = p.id
-   WHERE {_MINE_SQL} {{only}} AND {ON_THE_LIST_SQL}
+    FROM patient p CROSS JOIN reminder r ON r.patient_id = p.id  -- patients drive
+   WHERE {{mine}} AND {ON_THE_LIST_SQL}
    GROUP BY r.patient_id
 ), q AS MATERIALIZED (
   SELECT s.pid, s.due, s.planned, p.sort_key,
@@ -132,7 +136,7 @@ SELECT p.id, p.ins, p.birth_name, p.used_name, p.given_names, p.sex, p.birth_dat
            AND (rp.is_caregiver OR rp.is_trusted_person OR rp.is_emergency_contact)
          ORDER BY rp.is_caregiver DESC, rp.is_trusted_person DESC, rp.name LIMIT 1) AS circle
   FROM patient p
- WHERE {_MINE_SQL} {{only}}
+ WHERE {{mine}}
 """
 
 
@@ -231,7 +235,7 @@ def _params(ruleset: RuleSet, manager: uuid.UUID, as_of: date, local_now: dateti
 
 
 def _statement(sql: str, only: Sequence[uuid.UUID] | None, params: dict[str, Any]) -> Any:
-    statement = text(sql.format(only="AND p.id IN :only" if only is not None else ""))
+    statement = text(sql.format(mine=_MINE_SQL if only is None else _MINE_PAGE_SQL))
     if ":stay_codes" in sql:
         statement = statement.bindparams(bindparam("stay_codes", expanding=True))
     if only is not None:
