@@ -200,11 +200,8 @@ class PatientSummary:
 
     @property
     def display_name(self) -> str:
-        """'DURAND née MARTIN Jeanne': the used name first, as French identity rules show it."""
-        if self.used_name and self.used_name.upper() != self.birth_name.upper():
-            born = "née" if self.sex == "F" else "né"
-            return f"{self.used_name.upper()} {born} {self.birth_name.upper()} {self.given_names}"
-        return f"{self.birth_name.upper()} {self.given_names}"
+        return display_name(birth_name=self.birth_name, used_name=self.used_name,
+                            given_names=self.given_names, sex=self.sex)
 
     @property
     def caregivers(self) -> tuple[PersonLine, ...]:
@@ -231,6 +228,14 @@ class TimelineEntry:
     text: str  # the fact's display, else its codes
     detail: str  # value and unit, result text, end date...
     codes: str
+
+
+def display_name(*, birth_name: str, used_name: str | None, given_names: str, sex: str) -> str:
+    """'DURAND née MARTIN Jeanne': the used name first, as French identity rules show it."""
+    if used_name and used_name.upper() != birth_name.upper():
+        born = "née" if sex == "F" else "né"
+        return f"{used_name.upper()} {born} {birth_name.upper()} {given_names}"
+    return f"{birth_name.upper()} {given_names}"
 
 
 def age_on(birth_date: date, as_of: date) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from carehub.caseload.services import PatientIds
-from carehub.caseload.summary import PhoneLine, age_on, phone_line
+from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
@@ -173,11 +173,8 @@ class _Patient:
 
     @property
     def name(self) -> str:
-        """'DURAND née MARTIN Jeanne', as the patient summary shows it."""
-        if self.used_name and self.used_name.upper() != self.birth_name.upper():
-            born = "née" if self.sex == "F" else "né"
-            return f"{self.used_name.upper()} {born} {self.birth_name.upper()} {self.given_names}"
-        return f"{self.birth_name.upper()} {self.given_names}"
+        return display_name(birth_name=self.birth_name, used_name=self.used_name,
+                            given_names=self.given_names, sex=self.sex)
 
 
 def _iso_date(value: str) -> date:

@@ -16,7 +16,7 @@ so someone born on 29 February comes of age on 1 March in common years (as age_o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -125,23 +125,8 @@ class Evidence:
 
 def decide(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
     """The rule's verdict for this evidence at `as_of` (None: nothing due)."""
-    if rule.kind == "interval":
-        return _interval(rule, ev, as_of)
-    if rule.kind == "seasonal":
-        return _seasonal(rule, ev, as_of)
-    if rule.kind == "fixed_ages":
-        return _fixed_ages(rule, ev, as_of)
-    if rule.kind == "doses":
-        return _doses(rule, ev, as_of)
-    if rule.kind == "age_bands":
-        return _age_bands(rule, ev, as_of)
-    if rule.kind == "discharge":
-        return _discharge(rule, ev, as_of)
-    if rule.kind == "new_arrival":
-        return _new_arrival(rule, ev, as_of)
-    if rule.kind == "frailty":
-        return _frailty(rule, ev, as_of)
-    return None
+    verdict = _DECISIONS.get(rule.kind)
+    return verdict(rule, ev, as_of) if verdict else None
 
 
 def _reason(rule: Rule, due: date, as_of: date, explanation: str, *, last: date | None,
@@ -324,6 +309,13 @@ def _frailty(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
     due = max(eligible, shift(last, rule.every_months))
     return _reason(rule, due, as_of, f"dernier repérage le {fr_date(last)}, à refaire "
                    f"{fr_every(rule.every_months)}", last=last)
+
+
+_DECISIONS: dict[str, Callable[[Rule, Evidence, date], DueReason | None]] = {
+    "interval": _interval, "seasonal": _seasonal, "fixed_ages": _fixed_ages, "doses": _doses,
+    "age_bands": _age_bands, "discharge": _discharge, "new_arrival": _new_arrival,
+    "frailty": _frailty,
+}
 
 
 # ------------------------------------------------------------------------------ SQL gathering
