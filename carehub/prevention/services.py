@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, func, insert, or_, type_coerce
+from sqlalchemy import String, bindparam, func, insert, or_, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -96,7 +96,7 @@ class OutcomeResult:
 # ------------------------------------------------------------------------------ helpers
 
 
-def _payload(r: Reminder) -> dict[str, Any]:
+def _payload(r: Any) -> dict[str, Any]:
     return {
         "id": str(r.id), "patient_id": str(r.patient_id), "reason": r.reason,
         "label_fr": r.label_fr, "due_date": r.due_date.isoformat(), "state": r.state,
@@ -110,7 +110,7 @@ def _payload(r: Reminder) -> dict[str, Any]:
     }
 
 
-def _log(session: Session, actor: str, changed: Iterable[tuple[Reminder, str, dict[str, Any]]]
+def _log(session: Session, actor: str, changed: Iterable[tuple[Any, str, dict[str, Any]]]
          ) -> None:
     """Audit + outbox for reminders changed: (row, "create"/"update", details)."""
     rows = list(changed)
@@ -152,8 +152,8 @@ def recompute_reminders(session: Session, *, as_of: date, actor: str,
     ask_again_from = shift(as_of, -ruleset.settings.ask_again_after_months)
     existing = _existing(session, derived, patient_ids)
     now = utcnow()
-    new_rows: list[Reminder] = []
-    changed: list[tuple[Reminder, str, dict[str, Any]]] = []
+    new_rows: list[_Stored] = []
+    changed: list[tuple[Any, str, dict[str, Any]]] = []
     counts = dict.fromkeys(("created", "updated", "done", "cancelled", "reopened"), 0)
     due_keys: set[tuple[uuid.UUID, str]] = set()
     for patient_id, reasons in found.due.items():
@@ -190,10 +190,10 @@ def recompute_reminders(session: Session, *, as_of: date, actor: str,
                 continue
             if any(_settles(r, reason.due_date, ask_again_from) for r in rows):
                 continue
-            row = Reminder(patient_id=patient_id, reason=reason.code, due_date=reason.due_date,
-                           state="due", explanation_fr=reason.explanation_fr,
-                           points=reason.points, last_done=reason.last_done, created_at=now,
-                           updated_at=now)
+            row = _Stored(id=uuid.uuid4(), patient_id=patient_id, reason=reason.code,
+                          due_date=reason.due_date, state="due",
+                          explanation_fr=reason.explanation_fr, points=reason.points,
+                          last_done=reason.last_done, created_at=now, updated_at=now)
             new_rows.append(row)
             changed.append((row, "create", {"by": "recompute"}))
             counts["created"] += 1
@@ -221,13 +221,14 @@ def recompute_reminders(session: Session, *, as_of: date, actor: str,
             row.updated_at = now
             changed.append((row, "update", {"by": "recompute", "why": why, "rule": code}))
     _cancel_unfollowed_others(session, found.followed, patient_ids, as_of, now, changed, counts)
-    _write(session, new_rows, [c[0] for c in changed if c[1] == "update"])
+    _write(session, new_rows, [c[0] for c in changed
+                               if c[1] == "update" and isinstance(c[0], _Stored)])
     _log(session, actor, changed)
     return RecomputeReport(as_of=as_of, patients=len(found.followed), seconds=clock.perf_counter()
                            - started, **counts)
 
 
-def _settles(row: Reminder, due_date: date, ask_again_from: date) -> bool:
+def _settles(row: _Stored, due_date: date, ask_again_from: date) -> bool:
     """Does this closed reminder settle the cycle due on `due_date`?"""
     if row.due_date != due_date or row.state not in CLOSED_STATES:
         return False
@@ -236,24 +237,73 @@ def _settles(row: Reminder, due_date: date, ask_again_from: date) -> bool:
     return row.closed_on is None or row.closed_on > ask_again_from
 
 
+@dataclass
+class _Stored:
+    """A reminder row as recompute reads and writes it (Core rows: no ORM objects for the
+    hundreds of thousands of reminders of a team)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    reason: str
+    due_date: date
+    state: str
+    explanation_fr: str
+    points: int
+    last_done: date | None
+    postponed_until: date | None = None
+    closed_on: date | None = None
+    attempts: int = 0
+    escalation: str | None = None
+    label_fr: str | None = None
+    planned_at: datetime | None = None
+    campaign_id: uuid.UUID | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+_STORED_FIELDS = ("id", "patient_id", "reason", "due_date", "state", "explanation_fr",
+                  "points", "last_done", "postponed_until", "closed_on", "attempts",
+                  "escalation", "label_fr", "planned_at", "campaign_id", "note")
+_TABLE = Reminder.__table__  # type: ignore[attr-defined]
+
+
+def _optional_date(value: str | None) -> date | None:
+    return date.fromisoformat(value[:10]) if value else None
+
+
 def _existing(session: Session, reasons: Sequence[str],
               patient_ids: Sequence[uuid.UUID] | None
-              ) -> dict[tuple[uuid.UUID, str], list[Reminder]]:
-    """Stored reminders of the derived reasons, per (patient, reason)."""
-    found: dict[tuple[uuid.UUID, str], list[Reminder]] = defaultdict(list)
-    base = sa_select(Reminder).where(col(Reminder.reason).in_(reasons))
+              ) -> dict[tuple[uuid.UUID, str], list[_Stored]]:
+    """Stored reminders of the derived reasons, per (patient, reason): plain rows."""
+    found: dict[tuple[uuid.UUID, str], list[_Stored]] = defaultdict(list)
+    raw = [type_coerce(_TABLE.c[name], String()) for name in _STORED_FIELDS]
+    base = sa_select(*raw).where(_TABLE.c.reason.in_(reasons))
     chunks: list[Any] = [None] if patient_ids is None else [
         list(patient_ids)[i:i + 500] for i in range(0, len(patient_ids), 500)]
+    uuids: dict[str, uuid.UUID] = {}
     for chunk in chunks:
-        query = base if chunk is None else base.where(col(Reminder.patient_id).in_(chunk))
-        for row in session.execute(query).scalars():
-            found[(row.patient_id, row.reason)].append(row)
+        query = base if chunk is None else base.where(_TABLE.c.patient_id.in_(chunk))
+        for (rid, pid, reason, due, state, text_fr, points, last, until, closed, attempts,
+             escalation, label, planned, campaign, note) in session.execute(query):
+            patient = uuids.get(pid)
+            if patient is None:
+                patient = uuids[pid] = uuid.UUID(hex=pid)
+            row = _Stored(
+                id=uuid.UUID(hex=rid), patient_id=patient, reason=reason,
+                due_date=date.fromisoformat(due), state=state, explanation_fr=text_fr,
+                points=int(points), last_done=_optional_date(last),
+                postponed_until=_optional_date(until), closed_on=_optional_date(closed),
+                attempts=int(attempts), escalation=escalation, label_fr=label,
+                planned_at=stored_utc(datetime.fromisoformat(planned)) if planned else None,
+                campaign_id=uuid.UUID(hex=campaign) if campaign else None, note=note)
+            found[(patient, reason)].append(row)
     return found
 
 
 def _cancel_unfollowed_others(session: Session, followed: frozenset[uuid.UUID],
                               patient_ids: Sequence[uuid.UUID] | None, as_of: date,
-                              now: datetime, changed: list[tuple[Reminder, str, dict[str, Any]]],
+                              now: datetime, changed: list[tuple[Any, str, dict[str, Any]]],
                               counts: dict[str, int]) -> None:
     """Open call-backs and campaign calls of patients closed or deceased are cancelled."""
     query = (sa_select(Reminder).join(Patient, col(Patient.id) == Reminder.patient_id)
@@ -272,9 +322,14 @@ def _cancel_unfollowed_others(session: Session, followed: frozenset[uuid.UUID],
         changed.append((row, "update", {"by": "recompute", "why": "patient no longer followed"}))
 
 
-def _write(session: Session, new_rows: list[Reminder], updated: list[Reminder]) -> None:
-    """New rows by one Core executemany (tens of thousands at once); the updated ones are
-    the session's own objects, written by its flush."""
+_UPDATED_FIELDS = ("state", "due_date", "explanation_fr", "points", "last_done", "closed_on",
+                   "postponed_until", "attempts", "escalation", "updated_at")
+
+
+def _write(session: Session, new_rows: Sequence[Any], updated: Sequence[_Stored]) -> None:
+    """New rows and changed ones by Core executemany (tens of thousands at once); ORM
+    objects of those reminders the session may hold are expired, to be read again."""
+    session.flush()
     if new_rows:
         session.execute(insert(Reminder), [
             {"id": r.id, "patient_id": r.patient_id, "reason": r.reason, "label_fr": r.label_fr,
@@ -285,7 +340,13 @@ def _write(session: Session, new_rows: list[Reminder], updated: list[Reminder]) 
              "note": r.note, "closed_on": r.closed_on, "created_at": r.created_at,
              "updated_at": r.updated_at} for r in new_rows])
     if updated:
-        session.flush()
+        session.connection().execute(
+            update(_TABLE).where(_TABLE.c.id == bindparam("rid")),
+            [{"rid": r.id, **{f: getattr(r, f) for f in _UPDATED_FIELDS}} for r in updated])
+        held = {r.id for r in updated}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Reminder) and obj.id in held:
+                session.expire(obj)
 
 
 # ------------------------------------------------------------------------------ call list
