@@ -337,6 +337,7 @@ class _Gatherer:
         self.as_of = as_of
         self.ids = list(ids) if ids is not None else None
         self.patients = self._patients()
+        self.ages = {pid: age_years(p.birth_date, as_of) for pid, p in self.patients.items()}
 
     def _scope(self, column: Any) -> list[ColumnElement[bool]]:
         return [col(column).in_(self.ids)] if self.ids is not None else []
@@ -443,6 +444,33 @@ class _Gatherer:
 
     # -- evidence per rule
 
+    def may_apply(self, rule: Rule, pid: str, risk: dict[str, date]) -> bool:
+        """A cheap test by age, sex and fragility that `decide` could say due: the others
+        get no evidence built (most of the work for 50,000 patients)."""
+        age = self.ages[pid]
+        if rule.kind in ("interval", "doses"):
+            info = self.patients[pid]
+            return not (rule.sex and info.sex != rule.sex) and (
+                rule.min_age is None or age >= rule.min_age) and (
+                rule.max_age is None or age <= rule.max_age)
+        if rule.kind == "fixed_ages":
+            return bool(rule.ages) and age >= rule.ages[0]
+        if rule.kind == "age_bands":
+            return age_band(rule, age) is not None
+        if rule.kind == "seasonal":
+            found = _active_campaign(rule, self.as_of)
+            if found is None:
+                return False
+            low = found[0].min_age if found[0].min_age is not None else rule.min_age
+            return (low is not None and age >= low) or (found[0].min_age is None
+                                                          and pid in risk)
+        if rule.kind == "frailty":
+            level = self.patients[pid].fragility_level
+            return (rule.min_age is not None and age >= rule.min_age) or (
+                rule.min_fragility_level is not None and level is not None
+                and level >= rule.min_fragility_level)
+        return True
+
     def evidence(self, rule: Rule) -> Iterable[Evidence]:
         patients = self.patients
         if rule.kind == "interval":
@@ -453,7 +481,7 @@ class _Gatherer:
                      for act in rule.acts}
             done = self.latest(self.done(rule))
             for pid, info in patients.items():
-                if pid in excluded or (rule.sex and info.sex != rule.sex):
+                if pid in excluded or not self.may_apply(rule, pid, {}):
                     continue
                 yield Evidence(info, last={n: v.get(pid) for n, v in lasts.items()},
                                done=done.get(pid))
@@ -466,6 +494,8 @@ class _Gatherer:
             risk = (self.active_since(rule.at_risk_conditions, pregnancy=rule.at_risk_pregnant)
                     if rule.kind == "seasonal" else {})
             for pid, info in patients.items():
+                if not self.may_apply(rule, pid, risk):
+                    continue
                 count, last = doses.get(pid, (0, None))
                 yield Evidence(info, doses=count, last_dose=last, risk_since=risk.get(pid))
         elif rule.kind in ("age_bands", "frailty"):
@@ -473,6 +503,8 @@ class _Gatherer:
                      for act in rule.acts}
             done = self.latest(self.done(rule))
             for pid, info in patients.items():
+                if not self.may_apply(rule, pid, {}):
+                    continue
                 yield Evidence(info, last={n: v.get(pid) for n, v in lasts.items()},
                                done=done.get(pid))
         elif rule.kind == "discharge":
