@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, func, or_, type_coerce, union_all
@@ -165,7 +166,14 @@ def _interval(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
 
 
 def _active_campaign(rule: Rule, as_of: date) -> tuple[Campaign, date, date] | None:
-    for campaign in rule.campaigns:
+    return _campaign_on(rule.campaigns, as_of)
+
+
+@lru_cache(maxsize=256)
+def _campaign_on(campaigns: tuple[Campaign, ...], as_of: date
+                 ) -> tuple[Campaign, date, date] | None:
+    """The campaign running on `as_of` with its first and last day (asked per patient)."""
+    for campaign in campaigns:
         window = campaign.window(as_of)
         if window:
             return campaign, window[0], window[1]
