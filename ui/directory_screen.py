@@ -441,13 +441,16 @@ def _patient_context(session: Session, patient_id: uuid.UUID) -> tuple[str, str 
     return label, patient.commune_insee, not (patient.gp_rpps or patient.gp_name)
 
 
-def open_directory(window: MainWindow, *, for_patient: bool = False) -> DirectoryScreen:
-    """The directory screen of `window`, shown; for the selected patient when asked."""
+def open_directory(window: MainWindow, *, for_patient: bool = False,
+                   patient_id: uuid.UUID | None = None) -> DirectoryScreen:
+    """The directory screen of `window`, shown; for the selected patient when asked, or
+    for `patient_id` (the patient of a call in progress)."""
     screen: DirectoryScreen | None = getattr(window, "directory_screen", None)
     if screen is None:
         screen = DirectoryScreen(window.worker, user=window.user, parent=window)
         window.directory_screen = screen  # type: ignore[attr-defined]
-    patient_id = window.current_patient_id() if for_patient else None
+    if patient_id is None and for_patient:
+        patient_id = window.current_patient_id()
     if patient_id is not None:
         target = screen
 

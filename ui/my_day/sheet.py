@@ -1,0 +1,134 @@
+"""The day's call list on paper: for a day without the laptop.
+
+One row per patient: who, the numbers to dial, why, boxes to tick for what happened and
+room for the hour and notes. The outcomes written on it are entered afterwards in "Ma
+journée" with their real time ("Saisie après coup"). Landscape A4, laid out by Qt
+(ui/paper.py) to a PDF or to the printer the print dialog chose.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from PySide6.QtGui import QPagedPaintDevice, QTextDocument
+
+from carehub.prevention.services import CallListItem
+from ui.formatting import age_text, format_date
+from ui.my_day.texts import (
+    channel_text,
+    escalation_text,
+    hours_text,
+    long_date,
+    moment_text,
+    overdue_text,
+    phone_kind_text,
+    tr,
+)
+from ui.paper import a4_layout, pdf_writer, print_document, text_document
+
+SHEET_POINTS = 9.5
+BOX = "☐"
+OUTCOME_BOXES = ("Joint(e)", "Pas de réponse", "Messagerie", "Faux numéro", "Refus")
+
+
+def _nowrap(text: str) -> str:
+    return html.escape(text).replace(" ", "&nbsp;")
+
+
+def _patient_cell(item: CallListItem, today: date) -> str:
+    lines = [f"<b>{html.escape(item.name)}</b>, {html.escape(age_text(item.age))}"]
+    if item.planned_at is not None:
+        lines.append("<b>" + html.escape(tr("Rappel prévu %1").replace(
+            "%1", moment_text(item.planned_at, today=today))) + "</b>")
+    hours = hours_text(item)
+    if hours:
+        lines.append(html.escape(tr("Appeler %1").replace("%1", hours)))
+    if item.channel != "phone":
+        lines.append("<b>" + html.escape(tr("Pas d'appel : %1").replace(
+            "%1", item.channel_reason_fr or channel_text(item.channel))) + "</b>")
+    if item.escalation:
+        lines.append("<b>" + html.escape(escalation_text(item.escalation)) + "</b>")
+    if item.caregiver:
+        lines.append(html.escape(tr("Aidant : %1").replace("%1", item.caregiver)))
+    return "<br>".join(lines)
+
+
+def _phones_cell(item: CallListItem) -> str:
+    if not item.phones:
+        return html.escape(tr("Pas de téléphone"))
+    return "<br>".join(f"<b>{_nowrap(p.formatted)}</b> {html.escape(phone_kind_text(p))}"
+                       for p in item.phones)
+
+
+def _reasons_cell(item: CallListItem) -> str:
+    return "<br>".join(
+        f"{html.escape(r.label_fr)} <i>{html.escape(overdue_text(r))}</i>"
+        for r in item.reasons)
+
+
+def _outcome_cell() -> str:
+    boxes = [f"{BOX}&nbsp;{_nowrap(tr(label))}" for label in OUTCOME_BOXES]
+    boxes.append(f"{BOX}&nbsp;{_nowrap(tr('Rappeler le'))} ____ {_nowrap(tr('à'))} ____")
+    boxes.append(f"{BOX}&nbsp;{_nowrap(tr('Fait le'))} ____ {BOX}&nbsp;{_nowrap(tr('RDV'))}"
+                 f" {BOX}&nbsp;{_nowrap(tr('Orienté(e)'))}")
+    return "<br>".join(boxes)
+
+
+def sheet_html(items: Sequence[CallListItem], *, day: date, user: str,
+               printed_at: datetime) -> str:
+    """The sheet as the rich text QTextDocument understands (tables, no CSS layout)."""
+    e = html.escape
+    rows = []
+    for number, item in enumerate(items, 1):
+        rows.append(
+            "<tr>"
+            f"<td width='3%' align='right'>{number}</td>"
+            f"<td width='24%'>{_patient_cell(item, day)}</td>"
+            f"<td width='14%'>{_phones_cell(item)}</td>"
+            f"<td width='24%'>{_reasons_cell(item)}</td>"
+            f"<td width='17%'>{_outcome_cell()}</td>"
+            f"<td width='18%'>{e(tr('Heure :'))} ______<br>{e(tr('Durée :'))} ______<br>"
+            f"{e(tr('Notes :'))}<br><br></td>"
+            "</tr>")
+    count = len(items)
+    people = (tr("%1 personnes à contacter") if count > 1
+              else tr("%1 personne à contacter")).replace("%1", str(count))
+    body = "".join(rows) or (f"<tr><td colspan='6'>{e(tr('Aucun appel prévu ce jour.'))}"
+                             "</td></tr>")
+    stamp = tr("imprimée le %1 à %2").replace("%1", format_date(printed_at.date())).replace(
+        "%2", printed_at.strftime("%H:%M"))
+    return (
+        f"<h2>{e(tr('Appels du %1').replace('%1', long_date(day)))}</h2>"
+        f"<p><b>{e(user)}</b> · {e(people)} · {e(stamp)}</p>"
+        "<table width='100%' cellspacing='0' cellpadding='4' border='1' "
+        "style='border-collapse: collapse; border-color: #888'>"
+        f"<thead><tr><th>#</th><th align='left'>{e(tr('Patient'))}</th>"
+        f"<th align='left'>{e(tr('Téléphones'))}</th><th align='left'>{e(tr('Motifs'))}</th>"
+        f"<th align='left'>{e(tr('Résultat (cocher)'))}</th>"
+        f"<th align='left'>{e(tr('Heure, durée, notes'))}</th></tr></thead>"
+        f"{body}</table>"
+        f"<p><i>{e(tr('Les résultats se saisissent ensuite dans « Ma journée », avec leur heure réelle (Saisie après coup).'))}</i></p>"  # noqa: E501
+    )
+
+
+def build_sheet(items: Sequence[CallListItem], *, day: date, user: str, printed_at: datetime,
+                device: QPagedPaintDevice | None = None) -> QTextDocument:
+    return text_document(sheet_html(items, day=day, user=user, printed_at=printed_at),
+                         points=SHEET_POINTS, device=device)
+
+
+def print_sheet(device: QPagedPaintDevice, items: Sequence[CallListItem], *, day: date,
+                user: str, printed_at: datetime) -> None:
+    """Lay the sheet out on `device` (a QPrinter from the print dialog, or a QPdfWriter)."""
+    print_document(device, build_sheet(items, day=day, user=user, printed_at=printed_at,
+                                       device=device))
+
+
+def write_sheet_pdf(items: Sequence[CallListItem], out: Path, *, day: date, user: str,
+                    printed_at: datetime) -> None:
+    title = tr("Appels du %1").replace("%1", format_date(day))
+    writer = pdf_writer(out, title=title, layout=a4_layout(landscape=True, margins_mm=10))
+    print_sheet(writer, items, day=day, user=user, printed_at=printed_at)
