@@ -87,7 +87,7 @@ def names(page: MyDayPage) -> list[str]:
     return [page.model.index(row, COL_NAME).data() for row in range(page.model.rowCount())]
 
 
-def select(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID) -> None:
+def go_to(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID) -> None:
     """Arrow down the list to the patient, as the nurse would, until her card shows."""
     target = page.model.row_of(patient_id)
     assert target is not None
@@ -103,12 +103,6 @@ def select(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID) -> None:
         if target == 0 and page.card.item is not None \
                 and page.card.item.patient_id == patient_id:
             page._show_current()  # already shown: load again to see it arrive
-
-
-def key(qtbot: QtBot, page: MyDayPage, text: str) -> None:
-    widget = QGuiApplication.focusObject() or page.table
-    assert isinstance(widget, QObject)
-    qtbot.keyClick(page.focusWidget() or page.table, text)
 
 
 def press_outcome(qtbot: QtBot, page: MyDayPage, digit: str) -> object:
@@ -160,7 +154,7 @@ def test_a_deaf_patient_is_offered_an_sms_ready_to_copy(
     row = page.model.row_of(patient_ids["odette"])
     assert row is not None
     assert page.model.index(row, COL_CHANNEL).data() == "SMS"
-    select(qtbot, page, patient_ids["odette"])
+    go_to(qtbot, page, patient_ids["odette"])
     assert page.card.channel_label.isVisibleTo(page.card)
     assert page.card.channel_label.text().startswith("Ne pas appeler")
     assert page.card.sms.isVisibleTo(page.card)
@@ -174,7 +168,7 @@ def test_a_deaf_patient_is_offered_an_sms_ready_to_copy(
 def test_the_card_shows_phones_as_tel_links_reasons_with_what_to_say(
         qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
-    select(qtbot, page, patient_ids["jeanne"])
+    go_to(qtbot, page, patient_ids["jeanne"])
     contact = page.card.contact.body.text()
     assert 'href="tel:+33612345678"' in contact and "06 12 34 56 78" in contact
     item = page.card.item
@@ -194,7 +188,7 @@ def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     jeanne = patient_ids["jeanne"]
-    select(qtbot, page, jeanne)
+    go_to(qtbot, page, jeanne)
     row = page.model.row_of(jeanne)
     assert row is not None
     following = page.model.item(row + 1)
@@ -237,7 +231,7 @@ def test_no_answer_keeps_her_on_the_list_with_the_next_attempt(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     claire = patient_ids["claire"]
-    select(qtbot, page, claire)
+    go_to(qtbot, page, claire)
     result = press_outcome(qtbot, page, "2")
     assert result.next_attempt_at is not None  # type: ignore[attr-defined]
     [call] = actions(db, claire)
@@ -255,7 +249,7 @@ def test_wrong_number_flags_the_phone_for_checking(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     claire = patient_ids["claire"]
-    select(qtbot, page, claire)
+    go_to(qtbot, page, claire)
     qtbot.keyClick(page.table, Qt.Key.Key_Return)
     press_outcome(qtbot, page, "4")
     with db.session() as session:
@@ -268,7 +262,7 @@ def test_refusal_declines_her_reasons(qtbot: QtBot, window: MainWindow, db: Data
                                      patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     odette = patient_ids["odette"]
-    select(qtbot, page, odette)
+    go_to(qtbot, page, odette)
     item = page.card.item
     assert item is not None
     press_outcome(qtbot, page, "5")
@@ -283,15 +277,15 @@ def test_callback_key_plans_a_call_back_and_a_scheduler_job_at_its_hour(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     jeanne = patient_ids["jeanne"]
-    select(qtbot, page, jeanne)
+    go_to(qtbot, page, jeanne)
     qtbot.keyClick(page.table, Qt.Key.Key_6)
     assert page.form.callback_at.hasFocus()
     when = (datetime.now() + timedelta(days=1)).replace(hour=15, minute=30, second=0,
                                                         microsecond=0)
     page.form.callback_at.setDateTime(QDateTime(when))
-    with qtbot.waitSignal(page.jobs.callbacksScheduled, timeout=10_000):
-        with qtbot.waitSignal(page.outcomeRecorded, timeout=10_000):
-            qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
+    with qtbot.waitSignal(page.jobs.callbacksScheduled, timeout=10_000), \
+            qtbot.waitSignal(page.outcomeRecorded, timeout=10_000):
+        qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
     [call] = actions(db, jeanne)
     assert call.outcome == "callback"
     job_id = f"{CALLBACK_PREFIX}{jeanne}"
@@ -327,7 +321,7 @@ def test_an_outcome_from_the_paper_list_is_entered_with_its_real_time(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     claire = patient_ids["claire"]
-    select(qtbot, page, claire)
+    go_to(qtbot, page, claire)
     qtbot.keyClick(page.table, Qt.Key.Key_D)
     assert page.form.deferred.isChecked() and page.form.deferred_at.hasFocus()
     real = (datetime.now() - timedelta(hours=3)).replace(second=0, microsecond=0)
@@ -345,7 +339,7 @@ def test_a_callback_in_the_past_is_refused_calmly_in_the_page(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     claire = patient_ids["claire"]
-    select(qtbot, page, claire)
+    go_to(qtbot, page, claire)
     qtbot.keyClick(page.table, Qt.Key.Key_6)
     page.form.callback_at.setDateTime(QDateTime(datetime.now() - timedelta(hours=1)))
     with qtbot.waitSignal(page.messageShown, timeout=5_000):
@@ -360,7 +354,7 @@ def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     jeanne = patient_ids["jeanne"]
-    select(qtbot, page, jeanne)
+    go_to(qtbot, page, jeanne)
     qtbot.keyClick(page.table, Qt.Key.Key_R)
     assert page.form.appointment_at.hasFocus()
     with qtbot.waitSignal(page.appointmentRecorded, timeout=10_000):

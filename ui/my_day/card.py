@@ -203,15 +203,21 @@ class PatientCard(QWidget):
             notes = [phone_kind_text(phone), *([phone.label] if phone.label else [])]
             if phone.sms_consent:
                 notes.append(tr("SMS accepté"))
-            flagged = bool(getattr(phone, "needs_check", False))
-            line = f"<b>{phone_link(phone.e164, phone.formatted)}</b> {_muted(' · '.join(notes))}"
-            if flagged:
-                line += f' <b style="color:#9a3412">{esc(tr("numéro à vérifier"))}</b>'
-            lines.append(line)
+            lines.append(f"<b>{phone_link(phone.e164, phone.formatted)}</b> "
+                         f"{_muted(' · '.join(notes))}")
         if not lines:
-            lines.append(_muted(tr("Pas de téléphone")))
+            lines.append(_muted(tr("Pas de numéro à appeler")))
+        for phone in item.phones_to_check:  # a wrong number: shown, not dialled
+            lines.append(f"<s>{esc(phone.formatted)}</s> "
+                         f'<b style="color:#9a3412">{esc(tr("numéro à vérifier"))}</b>')
+        if item.email:
+            lines.append(f'<a href="mailto:{esc(item.email)}">{esc(item.email)}</a>')
+        if item.hours_note:
+            lines.append(_muted(item.hours_note))
         if item.caregiver:
-            lines.append(tr("Aidant : ") + esc(item.caregiver))
+            lines.append(tr("Aidant ou proche : ") + esc(item.caregiver))
+        if item.gp_name:
+            lines.append(tr("Médecin traitant : ") + esc(item.gp_name))
         return "<br>".join(lines)
 
     def _reasons_html(self, item: CallListItem) -> str:

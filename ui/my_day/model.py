@@ -26,9 +26,10 @@ from carehub.prevention.services import CallListItem
 from ui.formatting import age_text
 from ui.my_day.texts import (
     channel_text,
+    escalation_text,
     followup_text,
     hours_text,
-    reasons_text,
+    reasons_short,
     since_text,
     when_text,
 )
@@ -142,7 +143,7 @@ class CallListModel(QAbstractTableModel):
         if column == COL_AGE:
             return age_text(item.age)
         if column == COL_REASONS:
-            return reasons_text(item)
+            return reasons_short(item)
         if column == COL_CHANNEL:
             return channel_text(item.channel)
         if column == COL_SINCE:
@@ -156,4 +157,6 @@ class CallListModel(QAbstractTableModel):
             return item.channel_reason_fr
         if column == COL_WHEN and item.planned_at is not None:
             return hours_text(item) or None
+        if column == COL_FOLLOWUP and item.escalation:
+            return escalation_text(item.escalation)
         return None

@@ -88,16 +88,17 @@ class ReasonRow:
         for text, value in SETTLEMENTS:
             self.combo.addItem(tr(text), value)
         self.combo.setAccessibleName(tr("Suite pour : %1").replace("%1", label))
-        self.date = QDateEdit()
+        self.date = QDateEdit(QDate(today))
         self.date.setDisplayFormat("dd/MM/yyyy")
         self.date.setCalendarPopup(True)
-        self.date.setEnabled(False)
+        self.date.setAccessibleName(tr("Date pour : %1").replace("%1", label))
+        self.date.setVisible(False)  # shown for "done on" and "postponed to"
         self.today = today
         self.combo.currentIndexChanged.connect(self._changed)
 
     def _changed(self, _index: int) -> None:
         value = self.combo.currentData()
-        self.date.setEnabled(value in ("done", "postponed"))
+        self.date.setVisible(value in ("done", "postponed"))
         if value == "done":
             self.date.setMaximumDate(QDate(self.today))
             self.date.setMinimumDate(QDate(self.today.year - 30, 1, 1))
@@ -216,6 +217,7 @@ class OutcomeForm(QFrame):
         self.reasons_grid = QGridLayout()
         self.reasons_grid.setHorizontalSpacing(8)
         self.reasons_grid.setColumnStretch(0, 1)
+        self.reasons_grid.setColumnStretch(3, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
@@ -260,8 +262,9 @@ class OutcomeForm(QFrame):
         self.reason_rows = []
         for index, reason in enumerate(item.reasons if item else ()):
             row = ReasonRow(reason.reminder_id, reason.label_fr, today)
+            line, half = divmod(index, 2)  # two reasons a line: the card keeps its room
             for column, widget in enumerate(row.widgets()):
-                self.reasons_grid.addWidget(widget, index, column)
+                self.reasons_grid.addWidget(widget, line, half * 3 + column)
             self.reason_rows.append(row)
         self.reasons_title.setVisible(bool(self.reason_rows))
 

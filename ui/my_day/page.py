@@ -70,8 +70,8 @@ MESSAGE_STYLE = f"QLabel {{ color: {MUTED}; padding: 2px 4px; }}"
 ERROR_STYLE = ("QLabel { background: #fdecea; color: #8a1c14; border: 1px solid #f0b4ae;"
                " border-radius: 6px; padding: 4px 8px; }")
 CARD_DELAY_MS = 60  # arrowing down the list does not load every patient passed
-_COLUMN_SAMPLES = ("Rappel 14 h 30", "Beaumont-Lefèvre Marie-Hélène", "100 ans", "", "Téléphone",
-                   "1000 j", "")
+_COLUMN_SAMPLES = ("Rappel 14 h 30", "BEAUMONT née LEFÈVRE Marie", "100 ans", "",
+                   "Téléphone", "11 mois", "3 essais · médecin")
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -113,6 +113,7 @@ class MyDayPage(QWidget):
         self._recording = False
         self._select_after: uuid.UUID | None = None
         self._phone_index = 0
+        self._dialed: str | None = None  # the number of the call in progress
         self._last_notice: Callback | None = None
         self._shown_once = False
         self._card_timer = QTimer(self)
@@ -163,13 +164,13 @@ class MyDayPage(QWidget):
         rows.setDefaultSectionSize(self.fontMetrics().height() + 10)
         columns = self.table.horizontalHeader()
         columns.setHighlightSections(False)
-        columns.setStretchLastSection(True)
         metrics = self.table.fontMetrics()
         for column, sample in enumerate(_COLUMN_SAMPLES):
             width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(
                 HEADERS[column])) + 18
             self.table.setColumnWidth(column, width)
-        self.table.setColumnWidth(COL_REASONS, metrics.horizontalAdvance("x" * 44))
+        columns.setSectionResizeMode(COL_REASONS, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.table.installEventFilter(self)
 
@@ -193,7 +194,7 @@ class MyDayPage(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 4)
-        self.splitter.setSizes([920, 760])
+        self.splitter.setSizes([980, 700])
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -303,6 +304,7 @@ class MyDayPage(QWidget):
         if not same:  # a new patient: a blank form; a reload keeps what was typed
             self.form.reset(item, now=self.now())
             self._phone_index = 0
+            self._dialed = None
         patient_id = item.patient_id
 
         def job(session: Session) -> list[ActionRow]:
@@ -333,6 +335,7 @@ class MyDayPage(QWidget):
             phone = phones[self._phone_index % len(phones)]
             e164 = phone.e164
         uri = f"tel:{e164}"
+        self._dialed = e164
         QDesktopServices.openUrl(QUrl(uri))
         self.form.start_timer(self.now())
         formatted = next((p.formatted for p in phones if p.e164 == e164), e164)
@@ -375,10 +378,11 @@ class MyDayPage(QWidget):
         self.form.stop_timer()
         self._recording = True
         self._select_after = self._next_patient(item.patient_id)
-        patient_id, user = item.patient_id, self.user
+        patient_id, user, dialed = item.patient_id, self.user, self._dialed
 
         def job(session: Session) -> OutcomeResult:
-            return _record(session, patient_id=patient_id, actor=user, entered=entered)
+            return _record(session, patient_id=patient_id, actor=user, entered=entered,
+                           phone_e164=dialed)
 
         self.worker.submit(job, write=True,
                            on_success=lambda result: self._recorded(item, entered, result),
@@ -587,13 +591,14 @@ class MyDayPage(QWidget):
         return super().eventFilter(watched, event)
 
 
-def _record(session: Session, *, patient_id: uuid.UUID, actor: str,
-            entered: OutcomeInput) -> OutcomeResult:
+def _record(session: Session, *, patient_id: uuid.UUID, actor: str, entered: OutcomeInput,
+            phone_e164: str | None) -> OutcomeResult:
     return record_call_outcome(
         session, patient_id=patient_id, outcome=entered.outcome,  # type: ignore[arg-type]
         actor=actor, at=entered.at, duration_s=entered.duration_s, note=entered.note,
         channel=entered.channel, callback_at=entered.callback_at, done=entered.done or None,
-        declined=entered.declined, postpone_until=entered.postpone_until or None)
+        declined=entered.declined, postpone_until=entered.postpone_until or None,
+        phone_e164=phone_e164 if entered.outcome == "wrong_number" else None)
 
 
 def install_my_day(window: MainWindow) -> MyDayPage:

@@ -71,35 +71,51 @@ def channel_text(channel: str) -> str:
     return tr(CHANNEL_LABELS.get(channel, channel))
 
 
-def reasons_text(item: CallListItem, *, separator: str = " · ") -> str:
-    return separator.join(reason.label_fr for reason in item.reasons)
+def reasons_short(item: CallListItem) -> str:
+    """The most urgent reason, and how many more: 'Appel après une hospitalisation (+4)'."""
+    if not item.reasons:
+        return ""
+    more = len(item.reasons) - 1
+    return item.reasons[0].label_fr + (f" (+{more})" if more else "")
+
+
+def delay_text(days: int) -> str:
+    """How late, the way one says it: '12 j', '3 mois', '24 ans'."""
+    if days < 60:
+        return tr("%1 j").replace("%1", str(max(days, 0)))
+    if days < 730:
+        return tr("%1 mois").replace("%1", str(days // 30))
+    return tr("%1 ans").replace("%1", str(days // 365))
 
 
 def overdue_text(reason: ReasonLine) -> str:
-    """'depuis le 02/03/2025 (270 j)', 'à faire aujourd'hui'."""
+    """'depuis le 02/03/2025 (9 mois)', 'à faire depuis aujourd'hui'."""
     if reason.overdue_days <= 0:
         return tr("à faire depuis aujourd'hui")
-    return (tr("depuis le %1 (%2 j)").replace("%1", format_date(reason.due_date))
-            .replace("%2", str(reason.overdue_days)))
+    return (tr("depuis le %1 (%2)").replace("%1", format_date(reason.due_date))
+            .replace("%2", delay_text(reason.overdue_days)))
 
 
 def since_text(item: CallListItem, *, today: date) -> str:
     days = (today - item.due_date).days
-    return tr("aujourd'hui") if days <= 0 else tr("%1 j").replace("%1", str(days))
+    return tr("aujourd'hui") if days <= 0 else delay_text(days)
 
 
 def escalation_text(escalation: str | None) -> str:
     return tr(ESCALATION_LABELS_FR.get(escalation, escalation)) if escalation else ""
 
 
+ESCALATION_SHORT = {"caregiver": "aidant", "gp": "médecin", "home_visit": "visite"}
+
+
 def followup_text(item: CallListItem) -> str:
-    """Attempts so far and the escalation they led to: '3 essais · Alerter le médecin…'."""
+    """Attempts so far and the escalation they led to, short: '3 essais · médecin'."""
     parts = []
     if item.attempts:
         parts.append(tr("1 essai") if item.attempts == 1
                      else tr("%1 essais").replace("%1", str(item.attempts)))
     if item.escalation:
-        parts.append(escalation_text(item.escalation))
+        parts.append(tr(ESCALATION_SHORT.get(item.escalation, item.escalation)))
     return " · ".join(parts)
 
 
@@ -116,8 +132,8 @@ def textable_phones(item: CallListItem) -> list[PhoneLine]:
 
 
 def callable_phones(item: CallListItem) -> list[PhoneLine]:
-    """Phones in the order to try them; a number flagged as wrong comes last."""
-    return sorted(item.phones, key=lambda p: bool(getattr(p, "needs_check", False)))
+    """Numbers to dial, in the patient's order (those flagged as wrong are left out)."""
+    return list(item.phones)
 
 
 def civility(item: CallListItem) -> str:
@@ -125,8 +141,8 @@ def civility(item: CallListItem) -> str:
 
 
 def family_name(item: CallListItem) -> str:
-    """The family name in 'Durand Jeanne' (the call list's 'Family Given' order)."""
-    return item.name.split(" ", 1)[0] if item.name else ""
+    """'Durand' from the call list's 'DURAND née MARTIN Jeanne' (used name first)."""
+    return item.name.split(" ", 1)[0].title() if item.name else ""
 
 
 def sms_text(item: CallListItem, *, sender: str) -> str:
