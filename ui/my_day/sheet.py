@@ -19,11 +19,11 @@ from carehub.prevention.services import CallListItem
 from ui.formatting import age_text, format_date
 from ui.my_day.texts import (
     channel_text,
+    delay_text,
     escalation_text,
     hours_text,
     long_date,
     moment_text,
-    overdue_text,
     phone_kind_text,
     tr,
 )
@@ -64,17 +64,25 @@ def _phones_cell(item: CallListItem) -> str:
 
 
 def _reasons_cell(item: CallListItem) -> str:
-    return "<br>".join(
-        f"{html.escape(r.label_fr)} <i>{html.escape(overdue_text(r))}</i>"
-        for r in item.reasons)
+    lines = []
+    for reason in item.reasons:
+        late = delay_text(reason.overdue_days) if reason.overdue_days > 0 else tr("ce jour")
+        lines.append(f"{html.escape(reason.label_fr)} <i>({html.escape(late)})</i>")
+    return "<br>".join(lines)
+
+
+def _box(label: str) -> str:
+    return f"{BOX}&nbsp;{_nowrap(tr(label))}"
 
 
 def _outcome_cell() -> str:
-    boxes = [f"{BOX}&nbsp;{_nowrap(tr(label))}" for label in OUTCOME_BOXES]
-    boxes.append(f"{BOX}&nbsp;{_nowrap(tr('Rappeler le'))} ____ {_nowrap(tr('à'))} ____")
-    boxes.append(f"{BOX}&nbsp;{_nowrap(tr('Fait le'))} ____ {BOX}&nbsp;{_nowrap(tr('RDV'))}"
-                 f" {BOX}&nbsp;{_nowrap(tr('Orienté(e)'))}")
-    return "<br>".join(boxes)
+    """Two or three boxes a line, so that a row stays a few lines high."""
+    lines = [" ".join(_box(label) for label in OUTCOME_BOXES[:2]),
+             " ".join(_box(label) for label in OUTCOME_BOXES[2:4]),
+             " ".join(_box(label) for label in (OUTCOME_BOXES[4], "RDV", "Orienté(e)")),
+             f"{_box('Rappeler le')} ______ {_nowrap(tr('à'))} ____",
+             f"{_box('Fait le')} ______"]
+    return "<br>".join(lines)
 
 
 def sheet_html(items: Sequence[CallListItem], *, day: date, user: str,
@@ -86,11 +94,11 @@ def sheet_html(items: Sequence[CallListItem], *, day: date, user: str,
         rows.append(
             "<tr>"
             f"<td width='3%' align='right'>{number}</td>"
-            f"<td width='24%'>{_patient_cell(item, day)}</td>"
-            f"<td width='14%'>{_phones_cell(item)}</td>"
+            f"<td width='22%'>{_patient_cell(item, day)}</td>"
+            f"<td width='13%'>{_phones_cell(item)}</td>"
             f"<td width='24%'>{_reasons_cell(item)}</td>"
-            f"<td width='17%'>{_outcome_cell()}</td>"
-            f"<td width='18%'>{e(tr('Heure :'))} ______<br>{e(tr('Durée :'))} ______<br>"
+            f"<td width='22%'>{_outcome_cell()}</td>"
+            f"<td width='16%'>{e(tr('Heure :'))} ______<br>{e(tr('Durée :'))} ______<br>"
             f"{e(tr('Notes :'))}<br><br></td>"
             "</tr>")
     count = len(items)
