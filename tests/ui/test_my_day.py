@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import QDateTime, QObject, Qt, QUrl, Slot
@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from carehub.caseload.models import PatientPhone
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.coordination.models import CoordinationAction
+from carehub.coordination.services import stored_utc
 from carehub.db import Database
 from carehub.prevention.models import Reminder
 from carehub.prevention.services import plan_callback
@@ -126,6 +127,13 @@ def reminders(session: Session, patient_id: uuid.UUID) -> list[Reminder]:
 # -- the list ---------------------------------------------------------------------------
 
 
+def test_start_of_day_recomputation_is_a_daily_job_after_the_start_up_catch_up(
+        window: MainWindow) -> None:
+    assert window.scheduler.job_ids("myday-recompute") == ["myday-recompute"]
+    next_run = window.scheduler.next_run("myday-recompute")
+    assert next_run is not None and (next_run.hour, next_run.minute) == (5, 0)
+
+
 def test_the_app_opens_on_the_day_list_with_the_keyboard_in_it(
         qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID],
         qtmodeltester: object) -> None:
@@ -233,14 +241,21 @@ def test_no_answer_keeps_her_on_the_list_with_the_next_attempt(
     claire = patient_ids["claire"]
     go_to(qtbot, page, claire)
     result = press_outcome(qtbot, page, "2")
-    assert result.next_attempt_at is not None  # type: ignore[attr-defined]
+    next_at = result.next_attempt_at  # type: ignore[attr-defined]
+    assert next_at is not None and next_at > datetime.now().astimezone() + timedelta(hours=2)
     [call] = actions(db, claire)
     assert (call.type, call.outcome) == ("call", "no_answer")
     with db.session() as session:
-        assert {r.attempts for r in reminders(session, claire) if r.state != "done"} >= {1}
+        open_ = [r for r in reminders(session, claire) if r.state not in ("done", "cancelled")]
+    assert open_ and {(r.state, r.attempts) for r in open_} == {("planned", 1)}
+    assert {stored_utc(r.planned_at) for r in open_ if r.planned_at} == {next_at}
     row = page.model.row_of(claire)
-    if row is not None:  # still to call today, later: the attempt is shown
-        assert page.model.index(row, COL_FOLLOWUP).data().startswith("1 essai")
+    if next_at.astimezone().date() == date.today():  # later today: she stays, at that hour
+        assert row is not None
+        assert page.model.index(row, COL_FOLLOWUP).data() == "1 essai"
+        assert page.model.index(row, COL_WHEN).data().startswith("Essai")
+    else:  # tomorrow: off today's list
+        assert row is None
     assert "Nouvel essai" in page.message_label.text()
 
 
@@ -302,10 +317,12 @@ def test_a_call_back_whose_hour_comes_is_notified_and_its_line_highlighted(
     with db.transaction() as session:
         plan_callback(session, patient_id=claire, actor="alice",
                       at=datetime.now().astimezone() + timedelta(seconds=1))
-    # After a resume the call-backs are rebuilt from the database; this one fires.
-    with qtbot.waitSignal(page.callbackNotified, timeout=20_000) as notified:
+    # After a resume: reminders recomputed, call-backs rebuilt from the database; it fires.
+    with qtbot.waitSignal(page.callbackNotified, timeout=20_000) as notified, \
+            qtbot.waitSignal(page.jobs.recomputed, timeout=20_000):
         window.scheduler.resumed.emit(3600.0)
-    assert notified.args[0].patient_id == claire
+    callback = notified.args[0]
+    assert callback.patient_id == claire
     qtbot.waitUntil(lambda: not window.worker.busy, timeout=10_000)
     row = page.model.row_of(claire)
     assert row is not None and page.model.is_highlighted(claire)
@@ -330,8 +347,7 @@ def test_an_outcome_from_the_paper_list_is_entered_with_its_real_time(
     press_outcome(qtbot, page, "3")
     [call] = actions(db, claire)
     assert call.outcome == "voicemail"
-    assert call.at.replace(tzinfo=None) == real.astimezone().astimezone(
-        tz=None).replace(tzinfo=None) or call.at == real.astimezone()
+    assert stored_utc(call.at) == real.astimezone(UTC)
 
 
 def test_a_callback_in_the_past_is_refused_calmly_in_the_page(

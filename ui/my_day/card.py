@@ -31,6 +31,7 @@ from ui.my_day.texts import (
     channel_text,
     escalation_text,
     hours_text,
+    is_callback,
     local,
     moment_text,
     overdue_text,
@@ -150,7 +151,8 @@ class PatientCard(QWidget):
         if hours:
             parts.append(esc(tr("à appeler %1").replace("%1", hours)))
         if item.planned_at is not None:
-            parts.append("<b>" + esc(tr("rappel prévu %1").replace(
+            planned = tr("rappel prévu %1") if is_callback(item) else tr("nouvel essai %1")
+            parts.append("<b>" + esc(planned.replace(
                 "%1", moment_text(item.planned_at, today=today))) + "</b>")
         self.identity_label.setText(" · ".join(parts))
         not_phoned = item.channel != "phone"

@@ -486,7 +486,7 @@ class MyDayPage(QWidget):
         title, text = callback_message(callback, today=self.today())
         self.model.highlight(callback.patient_id)
         self._last_notice = callback
-        self.notice_label.setText(f"🔔 {text}")
+        self.notice_label.setText(text)
         self.notice_label.setVisible(True)
         if not self.notifier.notify(title, text):
             self.statusMessage.emit(text)

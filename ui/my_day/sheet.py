@@ -22,6 +22,7 @@ from ui.my_day.texts import (
     delay_text,
     escalation_text,
     hours_text,
+    is_callback,
     long_date,
     moment_text,
     phone_kind_text,
@@ -41,7 +42,8 @@ def _nowrap(text: str) -> str:
 def _patient_cell(item: CallListItem, today: date) -> str:
     lines = [f"<b>{html.escape(item.name)}</b>, {html.escape(age_text(item.age))}"]
     if item.planned_at is not None:
-        lines.append("<b>" + html.escape(tr("Rappel prévu %1").replace(
+        planned = tr("Rappel prévu %1") if is_callback(item) else tr("Nouvel essai %1")
+        lines.append("<b>" + html.escape(planned.replace(
             "%1", moment_text(item.planned_at, today=today))) + "</b>")
     hours = hours_text(item)
     if hours:

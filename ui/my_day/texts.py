@@ -56,10 +56,19 @@ def hours_text(item: CallListItem) -> str:
     return ""
 
 
+CALLBACK_REASON = "followup.callback"
+
+
+def is_callback(item: CallListItem) -> bool:
+    """A call-back the nurse booked, not the next try after no answer."""
+    return any(reason.code == CALLBACK_REASON for reason in item.reasons)
+
+
 def when_text(item: CallListItem, *, today: date) -> str:
-    """The hour column: a planned call-back first, else the hours the patient prefers."""
+    """The hour column: a planned call-back or next try, else the patient's hours."""
     if item.planned_at is not None:
-        return tr("Rappel %1").replace("%1", moment_text(item.planned_at, today=today))
+        label = tr("Rappel %1") if is_callback(item) else tr("Essai %1")
+        return label.replace("%1", moment_text(item.planned_at, today=today))
     return hours_text(item)
 
 
