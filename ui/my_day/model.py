@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from carehub.prevention.services import CallListItem
-from ui.formatting import age_text
+from ui.formatting import age_text, format_date
 from ui.my_day.texts import (
     channel_text,
     escalation_text,
@@ -31,6 +31,7 @@ from ui.my_day.texts import (
     hours_text,
     reasons_short,
     since_text,
+    tr,
     when_text,
 )
 
@@ -157,6 +158,9 @@ class CallListModel(QAbstractTableModel):
             return item.channel_reason_fr
         if column == COL_WHEN and item.planned_at is not None:
             return hours_text(item) or None
+        if column == COL_SINCE:
+            return tr("Motif le plus ancien : depuis le %1").replace(
+                "%1", format_date(item.due_date))
         if column == COL_FOLLOWUP and item.escalation:
             return escalation_text(item.escalation)
         return None

@@ -106,7 +106,8 @@ def overdue_text(reason: ReasonLine) -> str:
 
 
 def since_text(item: CallListItem, *, today: date) -> str:
-    days = (today - item.due_date).days
+    """How late the line's first (most urgent) reason is, the one the list shows."""
+    days = item.reasons[0].overdue_days if item.reasons else (today - item.due_date).days
     return tr("aujourd'hui") if days <= 0 else delay_text(days)
 
 
