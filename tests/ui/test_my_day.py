@@ -156,8 +156,9 @@ def test_the_app_opens_on_the_day_list_with_the_keyboard_in_it(
     assert window.pages.currentWidget() is page
 
 
-def test_a_deaf_patient_is_offered_an_sms_ready_to_copy(
-        qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID]) -> None:
+def test_a_deaf_patient_is_not_phoned_but_offered_an_sms_ready_to_copy(
+        qtbot: QtBot, window: MainWindow, softphone: Softphone,
+        patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     row = page.model.row_of(patient_ids["odette"])
     assert row is not None
@@ -169,6 +170,9 @@ def test_a_deaf_patient_is_offered_an_sms_ready_to_copy(
     text = page.card.sms_text.toPlainText()
     assert text.startswith("Bonjour Madame") and "alice" in text
     assert page.form.channel.currentData() == "sms"
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert softphone.dialed == []
+    assert page.message_label.text().startswith("Ne pas appeler : patient(e) malentendant(e)")
     qtbot.keyClick(page.table, Qt.Key.Key_S)
     assert QGuiApplication.clipboard().text() == text
 

@@ -8,6 +8,7 @@
   every recorded outcome and every resume. When one fires, the system tray shows a
   message (or, without a tray, e.g. offscreen, the page and the status bar do) and the
   line is highlighted.
+- Every REFRESH_S the list and the call-backs are read again (the order follows the hour).
 
 The jobs themselves only trigger: every database read or write goes to the worker.
 """
@@ -38,8 +39,12 @@ from ui.worker import DatabaseWorker
 log = logging.getLogger(__name__)
 
 RECOMPUTE_JOB = "myday-recompute"
+REFRESH_JOB = "myday-refresh"
 CALLBACK_PREFIX = "myday-callback:"
 START_OF_DAY_HOUR = 5  # before anyone's day; a laptop asleep then catches up on resume
+# The list's order follows the hour (call after 14:00...) and call-backs may arrive from
+# elsewhere (the command line, a sync): both are read again from the database this often.
+REFRESH_S = 10 * 60
 CALLBACK_HORIZON = timedelta(days=2)  # call-backs scheduled ahead; rebuilt daily anyway
 LATE_CALLBACK_WINDOW = timedelta(hours=12)  # an older missed call-back is only listed
 
@@ -92,6 +97,7 @@ class CallbackNotifier(QObject):
 class DayJobs(QObject):
     """The scheduler glue of Ma journée; `today` and `now` are the page's clocks."""
 
+    refreshDue = Signal()  # time to read the list again (the hour moved on)
     recomputed = Signal(object)  # RecomputeReport, after the reminders were recomputed
     recomputeFailed = Signal(object)  # the exception
     callbacksScheduled = Signal(list)  # the Callback list now on the scheduler
@@ -111,6 +117,7 @@ class DayJobs(QObject):
         self._recomputing = False
         self._recompute_again = False
         scheduler.on(RECOMPUTE_JOB, self.recompute)
+        scheduler.on(REFRESH_JOB, self._refresh)
         scheduler.fired.connect(self._on_fired)
         scheduler.resumed.connect(self._on_resumed)
 
@@ -118,6 +125,11 @@ class DayJobs(QObject):
         """The daily job, and a catch-up run as soon as the scheduler starts."""
         self.scheduler.daily(RECOMPUTE_JOB, hour=START_OF_DAY_HOUR)
         self.scheduler.once(f"{RECOMPUTE_JOB}:startup", at=self.now())
+        self.scheduler.every(REFRESH_JOB, seconds=REFRESH_S)
+
+    def _refresh(self) -> None:
+        self.refreshDue.emit()
+        self.rebuild_callbacks()
 
     # -- start-of-day recomputation -------------------------------------------------------
 

@@ -26,14 +26,12 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signa
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -47,10 +45,19 @@ from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
 from ui.my_day.outcome import OutcomeForm, OutcomeInput
 from ui.my_day.sheet import print_sheet, write_sheet_pdf
-from ui.my_day.texts import callable_phones, escalation_text, long_date, moment_text, tr
+from ui.my_day.texts import (
+    callable_phones,
+    channel_text,
+    escalation_text,
+    long_date,
+    moment_text,
+    textable_phones,
+    tr,
+)
 from ui.paper import a4_layout
 from ui.patient_panel import MUTED
 from ui.scheduler import AppScheduler
+from ui.tables import row_table
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
@@ -105,6 +112,7 @@ class MyDayPage(QWidget):
         self.model = CallListModel(self)
         self.jobs = DayJobs(scheduler, worker, user=user, today=today, now=now, parent=self)
         self.jobs.recomputed.connect(lambda _report: self.reload())
+        self.jobs.refreshDue.connect(self.reload)
         self.jobs.recomputeFailed.connect(self._recompute_failed)
         self.jobs.callbackDue.connect(self._callback_due)
         self.notifier = CallbackNotifier(self)
@@ -150,15 +158,9 @@ class MyDayPage(QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.setVisible(False)
 
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
+        self.table = row_table(self.model)
         self.table.setWordWrap(False)
         self.table.setTabKeyNavigation(False)
-        self.table.verticalHeader().setVisible(False)
         rows = self.table.verticalHeader()
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         rows.setDefaultSectionSize(self.fontMetrics().height() + 10)
@@ -328,6 +330,12 @@ class MyDayPage(QWidget):
             return
         phones = callable_phones(item)
         if e164 is None:
+            if item.channel != "phone":  # a click on the number still dials it
+                self.show_message(tr("Ne pas appeler : %1. %2").replace(
+                    "%1", item.channel_reason_fr or channel_text(item.channel)).replace(
+                    "%2", tr("SMS prêt à copier (S).") if textable_phones(item) else ""),
+                    error=True)
+                return
             if not phones:
                 self.show_message(tr("Pas de numéro de téléphone pour %1.").replace(
                     "%1", item.name), error=True)
@@ -488,6 +496,7 @@ class MyDayPage(QWidget):
         self._last_notice = callback
         self.notice_label.setText(text)
         self.notice_label.setVisible(True)
+        self.reload()  # its hour has come: the line moves to the top
         if not self.notifier.notify(title, text):
             self.statusMessage.emit(text)
         self.callbackNotified.emit(callback)
