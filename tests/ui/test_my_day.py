@@ -93,17 +93,14 @@ def go_to(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID) -> None:
     target = page.model.row_of(patient_id)
     assert target is not None
     page.table.setFocus()
-    if page.current_patient_id() == patient_id and page.card.item is not None \
-            and page.card.item.patient_id == patient_id:
-        return
+    if page.current_patient_id() == patient_id and page._contacts_for == patient_id:
+        return  # her card is shown, with her last contacts
     with qtbot.waitSignal(page.contactsShown, timeout=10_000,
                           check_params_cb=lambda pid: pid == patient_id):
-        qtbot.keyClick(page.table, Qt.Key.Key_Home)
-        for _ in range(target):
-            qtbot.keyClick(page.table, Qt.Key.Key_Down)
-        if target == 0 and page.card.item is not None \
-                and page.card.item.patient_id == patient_id:
-            page._show_current()  # already shown: load again to see it arrive
+        if page.current_patient_id() != patient_id:  # else her card is on its way
+            qtbot.keyClick(page.table, Qt.Key.Key_Home)
+            for _ in range(target):
+                qtbot.keyClick(page.table, Qt.Key.Key_Down)
 
 
 def press_outcome(qtbot: QtBot, page: MyDayPage, digit: str) -> object:
@@ -377,8 +374,10 @@ def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(
     go_to(qtbot, page, jeanne)
     qtbot.keyClick(page.table, Qt.Key.Key_R)
     assert page.form.appointment_at.hasFocus()
-    with qtbot.waitSignal(page.appointmentRecorded, timeout=10_000):
+    with qtbot.waitSignal(page.contactsShown, timeout=10_000), \
+            qtbot.waitSignal(page.appointmentRecorded, timeout=10_000):
         qtbot.keyClick(page.form.appointment_at, Qt.Key.Key_Return)
+    assert "Rendez-vous" in page.card.contacts.body.text()  # in her last contacts at once
     [appointment] = actions(db, jeanne)
     assert appointment.type == "appointment"
     assert appointment.note is not None and appointment.note.startswith("Rendez-vous le ")

@@ -140,7 +140,8 @@ class PatientCard(QWidget):
 
     # -- showing --------------------------------------------------------------------------
 
-    def show_item(self, item: CallListItem, *, today: date) -> None:
+    def show_item(self, item: CallListItem, *, today: date, keep_contacts: bool = False) -> None:
+        """Show the line; `keep_contacts` when it is the same patient's, reloaded."""
         self.item = item
         self.name_label.setText(item.name)
         sex = {"F": tr("Femme"), "M": tr("Homme")}.get(item.sex, "")
@@ -171,7 +172,8 @@ class PatientCard(QWidget):
         self.sms.setVisible(bool(textable))
         if textable:
             self.sms_text.setPlainText(sms_text(item, sender=self.sender_name))
-        self.contacts.set_html(_muted(tr("Chargement…")))
+        if not keep_contacts:
+            self.contacts.set_html(_muted(tr("Chargement…")))
         self.stack.setCurrentIndex(1)
 
     def show_contacts(self, actions: Sequence[ActionRow]) -> None:

@@ -122,6 +122,7 @@ class MyDayPage(QWidget):
         self._select_after: uuid.UUID | None = None
         self._phone_index = 0
         self._dialed: str | None = None  # the number of the call in progress
+        self._contacts_for: uuid.UUID | None = None  # whose last contacts the card shows
         self._last_notice: Callback | None = None
         self._shown_once = False
         self._card_timer = QTimer(self)
@@ -302,12 +303,17 @@ class MyDayPage(QWidget):
             return
         shown = self.card.item
         same = shown is not None and shown.patient_id == item.patient_id
-        self.card.show_item(item, today=self.today())
+        patient_id = item.patient_id
+        fresh_contacts = same and self._contacts_for == patient_id
+        self.card.show_item(item, today=self.today(), keep_contacts=fresh_contacts)
         if not same:  # a new patient: a blank form; a reload keeps what was typed
             self.form.reset(item, now=self.now())
             self._phone_index = 0
             self._dialed = None
-        patient_id = item.patient_id
+        if fresh_contacts:  # the list was reloaded around her: her contacts are shown
+            self.cardShown.emit(patient_id)
+            return
+        self._contacts_for = None
 
         def job(session: Session) -> list[ActionRow]:
             return list_actions(session, patient_ref=patient_id, limit=MAX_CONTACTS)
@@ -319,6 +325,7 @@ class MyDayPage(QWidget):
     def _show_contacts(self, patient_id: uuid.UUID, rows: list[ActionRow]) -> None:
         if self.card.item is not None and self.card.item.patient_id == patient_id:
             self.card.show_contacts(rows)
+            self._contacts_for = patient_id
             self.contactsShown.emit(patient_id)
 
     # -- the call -------------------------------------------------------------------------
@@ -419,6 +426,9 @@ class MyDayPage(QWidget):
             parts.append(tr("À faire : %1.").replace("%1", escalation_text(result.escalation)))
         self.show_message(" ".join(parts))
         self.card.item = None  # the next line gets a blank form
+        following = self.model.row_of(self._select_after)
+        if following is not None:  # on to her at once; the reloaded list keeps her selected
+            self.table.selectRow(following)
         self.reload()
         self.jobs.rebuild_callbacks()
         self.table.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -449,6 +459,7 @@ class MyDayPage(QWidget):
             self.show_message(tr("%1 : %2, enregistré.").replace("%1", item.name)
                               .replace("%2", when))
             self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            self._contacts_for = None
             self._show_current()  # the new action in the last contacts
             self.appointmentRecorded.emit(action_id)
 
