@@ -7,6 +7,7 @@ page to dial it through the `tel:` link.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
@@ -56,6 +57,21 @@ ACTION_TYPES_FR = {"call": "Appel", "sms": "SMS", "referral": "Orientation",
 OUTCOMES_FR = {"reached": "joint(e)", "no_answer": "pas de réponse",
                "voicemail": "messagerie", "wrong_number": "faux numéro",
                "refused": "refus", "callback": "à rappeler"}
+
+
+_FRENCH_NUMBER = re.compile(r"\b0[1-9](?: \d\d){4}\b")
+
+
+def _linked_phones(text: str) -> str:
+    """Escaped text whose French numbers ('06 12 34 56 78') are tel: links."""
+    parts, last = [], 0
+    for match in _FRENCH_NUMBER.finditer(text):
+        parts.append(esc(text[last:match.start()]))
+        digits = match.group().replace(" ", "")
+        parts.append(phone_link("+33" + digits[1:], match.group()))
+        last = match.end()
+    parts.append(esc(text[last:]))
+    return "".join(parts)
 
 
 def _muted(text: str) -> str:
@@ -218,8 +234,8 @@ class PatientCard(QWidget):
             lines.append(f'<a href="mailto:{esc(item.email)}">{esc(item.email)}</a>')
         if item.hours_note:
             lines.append(_muted(item.hours_note))
-        if item.caregiver:
-            lines.append(tr("Aidant ou proche : ") + esc(item.caregiver))
+        if item.caregiver:  # her number is a link too: escalation means calling her
+            lines.append(tr("Aidant ou proche : ") + _linked_phones(item.caregiver))
         if item.gp_name:
             lines.append(tr("Médecin traitant : ") + esc(item.gp_name))
         return "<br>".join(lines)

@@ -80,6 +80,7 @@ class CallbackNotifier(QObject):
             self.tray = QSystemTrayIcon(icon, self)
             self.tray.setToolTip("CareHub")
             self.tray.messageClicked.connect(self.messageClicked)
+            self.tray.activated.connect(lambda _reason: self.messageClicked.emit())
             self.tray.show()
 
     @property

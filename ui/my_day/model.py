@@ -35,8 +35,9 @@ from ui.my_day.texts import (
     when_text,
 )
 
-HEADERS = ("Heure", "Patient", "Âge", "Motifs", "Canal", "Retard", "Suivi")
-COL_WHEN, COL_NAME, COL_AGE, COL_REASONS, COL_CHANNEL, COL_SINCE, COL_FOLLOWUP = range(7)
+# What a nurse reads first on the left; age and delay are in the card too.
+HEADERS = ("Heure", "Patient", "Motifs", "Canal", "Suivi", "Retard", "Âge")
+COL_WHEN, COL_NAME, COL_REASONS, COL_CHANNEL, COL_FOLLOWUP, COL_SINCE, COL_AGE = range(7)
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 HIGHLIGHT = QColor("#fff1c2")  # a call-back whose hour has come

@@ -186,9 +186,11 @@ class OutcomeForm(QFrame):
         self.appointment_at = self._datetime_edit(tr("Date et heure du rendez-vous"))
         self.appointment_button = QPushButton(tr("Rendez-vous pris (R)"))
         self.appointment_button.clicked.connect(self.appointmentRequested)
-        self.referral_button = QPushButton(tr("Orienter vers un professionnel… (O)"))
+        self.referral_button = QPushButton(tr("Orienter… (O)"))
+        self.referral_button.setToolTip(tr("Orienter vers un professionnel de santé proche : "
+                                           "l'annuaire, pour ce patient"))
         self.referral_button.clicked.connect(self.referralRequested)
-        self.deferred = QCheckBox(tr("Saisie après coup (D), appel du :"))
+        self.deferred = QCheckBox(tr("Saisie après coup (D) :"))
         self.deferred.setToolTip(tr("Pour reporter la liste papier : l'heure réelle de "
                                     "l'appel"))
         self.deferred_at = self._datetime_edit(tr("Heure réelle de l'appel"))

@@ -77,8 +77,8 @@ MESSAGE_STYLE = f"QLabel {{ color: {MUTED}; padding: 2px 4px; }}"
 ERROR_STYLE = ("QLabel { background: #fdecea; color: #8a1c14; border: 1px solid #f0b4ae;"
                " border-radius: 6px; padding: 4px 8px; }")
 CARD_DELAY_MS = 60  # arrowing down the list does not load every patient passed
-_COLUMN_SAMPLES = ("Rappel 14 h 30", "BEAUMONT née LEFÈVRE Marie", "100 ans", "",
-                   "Téléphone", "11 mois", "3 essais · médecin")
+_COLUMN_SAMPLES = ("Rappel 14 h 30", "BEAUMONT née LEFÈVRE Marie", "Repérage de la fragilité (+4)",
+                   "Téléphone", "3 essais · médecin", "aujourd'hui", "100 ans")
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -172,7 +172,7 @@ class MyDayPage(QWidget):
             width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(
                 HEADERS[column])) + 18
             self.table.setColumnWidth(column, width)
-        columns.setSectionResizeMode(COL_REASONS, QHeaderView.ResizeMode.Stretch)
+        self._reasons_width = self.table.columnWidth(COL_REASONS)  # at least this
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.table.installEventFilter(self)
@@ -600,7 +600,15 @@ class MyDayPage(QWidget):
             return
         event.accept()
 
+    def _fit_reasons(self) -> None:
+        """The reasons take the room left, never less than their sample's width."""
+        others = sum(self.table.columnWidth(c) for c in range(len(HEADERS)) if c != COL_REASONS)
+        free = self.table.viewport().width() - others
+        self.table.setColumnWidth(COL_REASONS, max(self._reasons_width, free))
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table and event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self._fit_reasons)  # once the viewport has its new size
         # The table takes Entrée for itself (item activation): hand it to the page.
         if (watched is self.table and event.type() == QEvent.Type.KeyPress
                 and isinstance(event, QKeyEvent) and event.key() in _ENTER_KEYS
@@ -633,6 +641,13 @@ def install_my_day(window: MainWindow) -> MyDayPage:
     page.directoryRequested.connect(
         lambda patient_id: open_directory(window, patient_id=patient_id))
     page.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 30_000))
+
+    def bring_forward() -> None:  # the tray message was clicked: the day, that line
+        window.show_page(page)
+        window.raise_()
+        window.activateWindow()
+
+    page.notifier.messageClicked.connect(bring_forward)
     page.jobs.install()
     page.reload()
     return page
