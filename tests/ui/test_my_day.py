@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import QDateTime, QObject, Qt, QUrl, Slot
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from pytestqt.qtbot import QtBot
 from sqlmodel import Session, col, select
@@ -21,6 +21,7 @@ from carehub.db import Database
 from carehub.prevention.models import Reminder
 from carehub.prevention.services import plan_callback
 from tests.ui import add_patients
+from tests.ui.test_patient_panel import TelHandler as Softphone
 from ui.main_window import MainWindow
 from ui.my_day import MyDayPage
 from ui.my_day.jobs import CALLBACK_PREFIX
@@ -33,22 +34,11 @@ DEAF = {"birth_name": "Garnier", "given_names": "Odette", "sex": "F",
         "phones": [{"number": "06 55 44 33 22", "sms_consent": True}]}
 
 
-class Softphone(QObject):
-    """What the desktop would hand `tel:` links to: here it keeps them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dialed: list[str] = []
-
-    @Slot(QUrl)
-    def handle(self, url: QUrl) -> None:
-        self.dialed.append(url.toString())
-
-
 @pytest.fixture
 def softphone() -> Iterator[Softphone]:
+    """Where the desktop would hand `tel:` links: here it keeps them."""
     phone = Softphone()
-    QDesktopServices.setUrlHandler("tel", phone, "handle")
+    QDesktopServices.setUrlHandler("tel", phone, "open")
     yield phone
     QDesktopServices.unsetUrlHandler("tel")
 
@@ -168,7 +158,7 @@ def test_a_deaf_patient_is_not_phoned_but_offered_an_sms_ready_to_copy(
     assert text.startswith("Bonjour Madame") and "alice" in text
     assert page.form.channel.currentData() == "sms"
     qtbot.keyClick(page.table, Qt.Key.Key_Return)
-    assert softphone.dialed == []
+    assert softphone.opened == []
     assert page.message_label.text().startswith("Ne pas appeler : patient(e) malentendant(e)")
     qtbot.keyClick(page.table, Qt.Key.Key_S)
     assert QGuiApplication.clipboard().text() == text
@@ -202,7 +192,7 @@ def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_
     assert row is not None
     following = page.model.item(row + 1)
     qtbot.keyClick(page.table, Qt.Key.Key_Return)
-    assert softphone.dialed == ["tel:+33612345678"]
+    assert softphone.opened == ["tel:+33612345678"]
     assert page.form.timer_running
     # F: the first reason "done on" a date a week ago (she says she had it).
     settled = page.form.reason_rows[0]
