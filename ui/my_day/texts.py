@@ -12,7 +12,7 @@ from PySide6.QtCore import QCoreApplication
 
 from carehub.caseload.summary import PhoneLine
 from carehub.prevention.models import ESCALATION_LABELS_FR
-from carehub.prevention.services import CallListItem, ReasonLine
+from carehub.prevention.services import CALLBACK, CallListItem, ReasonLine
 from ui.formatting import format_date, format_time
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -56,12 +56,9 @@ def hours_text(item: CallListItem) -> str:
     return ""
 
 
-CALLBACK_REASON = "followup.callback"
-
-
 def is_callback(item: CallListItem) -> bool:
     """A call-back the nurse booked, not the next try after no answer."""
-    return any(reason.code == CALLBACK_REASON for reason in item.reasons)
+    return any(reason.code == CALLBACK for reason in item.reasons)
 
 
 def when_text(item: CallListItem, *, today: date) -> str:
