@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
@@ -375,3 +376,21 @@ def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(
     screen = window.directory_screen  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: screen.patient_id == jeanne, timeout=10_000)
     assert screen.isVisible() and screen.refer_button.isVisible()
+
+
+def test_the_day_list_is_saved_as_a_pdf_off_the_gui_thread_and_a_failure_is_said(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    page = my_day(window)
+    out = tmp_path / "appels.pdf"
+    with qtbot.waitSignal(page.sheetWritten, timeout=60_000) as written:
+        assert page.save_pdf(out)
+        assert page.message_label.text().startswith("Mise en page de la liste")
+    assert written.args == [out]
+    assert out.read_bytes().startswith(b"%PDF")
+    assert page.message_label.text() == f"Liste enregistrée dans {out}."
+    nowhere = tmp_path / "no-such-folder" / "appels.pdf"
+    with qtbot.waitSignal(page.sheetWritten, timeout=60_000) as failed:
+        page.save_pdf(nowhere)
+    assert failed.args == [None]
+    assert page.message_label.text().startswith("La liste n'a pas pu être imprimée")
+    assert window.current_dialog is None

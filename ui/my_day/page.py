@@ -44,7 +44,7 @@ from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
 from ui.my_day.outcome import OutcomeForm, OutcomeInput
-from ui.my_day.sheet import print_sheet, write_sheet_pdf
+from ui.my_day.sheet import SheetRelay, print_sheet, render_in_background, write_sheet_pdf
 from ui.my_day.texts import (
     callable_phones,
     channel_text,
@@ -99,6 +99,7 @@ class MyDayPage(QWidget):
     messageShown = Signal(str)  # a result or an error shown in the page
     directoryRequested = Signal(object)  # open the directory for this patient (id)
     statusMessage = Signal(str)  # for the main window's status bar
+    sheetWritten = Signal(object)  # the paper list is done: its PDF's Path, or None
 
     def __init__(self, worker: DatabaseWorker, *, user: str, scheduler: AppScheduler,
                  today: Callable[[], date] = date.today,
@@ -125,6 +126,8 @@ class MyDayPage(QWidget):
         self._contacts_for: uuid.UUID | None = None  # whose last contacts the card shows
         self._last_notice: Callback | None = None
         self._shown_once = False
+        self._sheet_relay: SheetRelay | None = None  # a sheet being laid out
+        self._printer: QPrinter | None = None
         self._card_timer = QTimer(self)
         self._card_timer.setSingleShot(True)
         self._card_timer.setInterval(CARD_DELAY_MS)
@@ -145,7 +148,7 @@ class MyDayPage(QWidget):
         self.print_button = QPushButton(tr("Imprimer la liste… (Ctrl+P)"))
         self.print_button.clicked.connect(self.print_list)
         self.pdf_button = QPushButton(tr("PDF… (Ctrl+Maj+P)"))
-        self.pdf_button.clicked.connect(self.save_pdf)
+        self.pdf_button.clicked.connect(lambda _checked=False: self.save_pdf())
         for button in (self.print_button, self.pdf_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         header = QHBoxLayout()
@@ -233,7 +236,7 @@ class MyDayPage(QWidget):
             ("Shift+Return", self.dial_next),
             ("Shift+Enter", self.dial_next),
             ("Ctrl+P", self.print_list),
-            ("Ctrl+Shift+P", self.save_pdf),
+            ("Ctrl+Shift+P", lambda: self.save_pdf()),
         ]
         self.shortcuts: dict[str, QShortcut] = {}
         for key, slot in bindings:
@@ -473,31 +476,76 @@ class MyDayPage(QWidget):
     # -- paper ----------------------------------------------------------------------------
 
     def print_list(self) -> None:
+        """The print dialog, then the sheet laid out on a pool thread (seconds for 300)."""
+        if self._sheet_busy():
+            return
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         printer.setPageLayout(a4_layout(landscape=True, margins_mm=10))
         dialog = QPrintDialog(printer, self)
         dialog.setWindowTitle(tr("Imprimer la liste des appels"))
-        if dialog.exec() == QPrintDialog.DialogCode.Accepted:
-            print_sheet(printer, self.model.items, day=self.today(), user=self.user,
-                        printed_at=self.now())
+        if dialog.exec() != QPrintDialog.DialogCode.Accepted:
+            return
+        items, day, user, at = self.model.items, self.today(), self.user, self.now()
+        self._printer = printer  # painted from the pool thread: alive until it is done
 
-    def save_pdf(self, path: Path | None = None) -> Path | None:
+        def render() -> None:
+            print_sheet(printer, items, day=day, user=user, printed_at=at)
+
+        self._render_sheet(render, len(items))
+
+    def save_pdf(self, path: Path | None = None) -> bool:
+        """The sheet as a PDF (asks where without `path`); `sheetWritten` once written."""
+        if self._sheet_busy():
+            return False
         if path is None:
             name, _filter = QFileDialog.getSaveFileName(
                 self, tr("Enregistrer la liste des appels"),
                 f"appels-{self.today().isoformat()}.pdf", tr("PDF (*.pdf)"))
             if not name:
-                return None
+                return False
             path = Path(name)
-        try:
-            write_sheet_pdf(self.model.items, path, day=self.today(), user=self.user,
-                            printed_at=self.now())
-        except OSError as exc:
-            self.show_message(tr("Impossible d'écrire %1 : %2").replace("%1", str(path))
-                              .replace("%2", exc.strerror or str(exc)), error=True)
-            return None
-        self.show_message(tr("Liste enregistrée dans %1.").replace("%1", str(path)))
-        return path
+        items, day, user, at, out = self.model.items, self.today(), self.user, self.now(), path
+
+        def render() -> Path:
+            return write_sheet_pdf(items, out, day=day, user=user, printed_at=at)
+
+        self._render_sheet(render, len(items))
+        return True
+
+    def _sheet_busy(self) -> bool:
+        if self._sheet_relay is not None:
+            self.show_message(tr("La liste est en cours de mise en page…"))
+            return True
+        return False
+
+    def _render_sheet(self, render: Callable[[], object], count: int) -> None:
+        relay = SheetRelay(self)
+        relay.finished.connect(self._sheet_done)
+        relay.failed.connect(self._sheet_failed)
+        self._sheet_relay = relay
+        self.show_message(tr("Mise en page de la liste (%1 personnes)…").replace(
+            "%1", str(count)))
+        render_in_background(render, relay)
+
+    def _sheet_done(self, result: object) -> None:
+        self._end_sheet()
+        if isinstance(result, Path):
+            self.show_message(tr("Liste enregistrée dans %1.").replace("%1", str(result)))
+        else:
+            self.show_message(tr("Liste envoyée à l'imprimante."))
+        self.sheetWritten.emit(result)
+
+    def _sheet_failed(self, detail: str) -> None:
+        self._end_sheet()
+        self.show_message(tr("La liste n'a pas pu être imprimée ni enregistrée : %1")
+                          .replace("%1", detail), error=True)
+        self.sheetWritten.emit(None)
+
+    def _end_sheet(self) -> None:
+        if self._sheet_relay is not None:
+            self._sheet_relay.deleteLater()
+        self._sheet_relay = None
+        self._printer = None
 
     # -- call-backs -----------------------------------------------------------------------
 
