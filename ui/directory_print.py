@@ -15,15 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMarginsF, QSizeF
-from PySide6.QtGui import (
-    QFont,
-    QPagedPaintDevice,
-    QPageLayout,
-    QPageSize,
-    QPdfWriter,
-    QTextDocument,
-)
+from PySide6.QtGui import QPagedPaintDevice, QTextDocument
+
+from ui.paper import a4_layout, pdf_writer, print_document, text_document
 
 # Body size in points: 12 reads well on paper; 18 for readers with poor eyesight.
 NORMAL_POINTS = 12
@@ -64,37 +58,17 @@ def list_html(document: dict[str, Any]) -> str:
 def build_document(document: dict[str, Any],
                    device: QPagedPaintDevice | None = None) -> QTextDocument:
     """The list as a QTextDocument; measured on `device` so points are printer points."""
-    text = QTextDocument()
-    if device is not None:
-        text.documentLayout().setPaintDevice(device)
-    font = QFont("DejaVu Sans")
-    font.setPointSize(LARGE_POINTS if document.get("large_print") else NORMAL_POINTS)
-    text.setDefaultFont(font)
-    text.setHtml(list_html(document))
-    return text
-
-
-def _a4_layout() -> QPageLayout:
-    return QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                       QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+    return text_document(list_html(document), device=device,
+                         points=LARGE_POINTS if document.get("large_print") else NORMAL_POINTS)
 
 
 def print_to(device: QPagedPaintDevice, document: dict[str, Any]) -> None:
     """Lay the list out on `device`'s pages (a QPdfWriter or a QPrinter)."""
-    text = build_document(document, device)
-    layout = device.pageLayout()
-    paint_rect = layout.paintRectPixels(device.resolution())
-    text.setPageSize(QSizeF(paint_rect.size()))
-    text.print_(device)
+    print_document(device, build_document(document, device))
 
 
 def write_pdf(document: dict[str, Any], out: Path) -> None:
-    writer = QPdfWriter(str(out))
-    writer.setTitle(document["title"])
-    writer.setCreator("CareHub")
-    writer.setResolution(300)
-    writer.setPageLayout(_a4_layout())
-    print_to(writer, document)
+    print_to(pdf_writer(out, title=document["title"], layout=a4_layout()), document)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -39,7 +38,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -58,6 +56,7 @@ from carehub.directory.services import (
 )
 from carehub.errors import CareHubError, InputError
 from ui.directory_print import print_to
+from ui.tables import row_table
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
@@ -218,13 +217,7 @@ class DirectoryScreen(QWidget):
             if isinstance(label, QLabel):
                 label.setBuddy(label_field)
 
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
+        self.table = row_table(self.model)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -441,13 +434,16 @@ def _patient_context(session: Session, patient_id: uuid.UUID) -> tuple[str, str 
     return label, patient.commune_insee, not (patient.gp_rpps or patient.gp_name)
 
 
-def open_directory(window: MainWindow, *, for_patient: bool = False) -> DirectoryScreen:
-    """The directory screen of `window`, shown; for the selected patient when asked."""
+def open_directory(window: MainWindow, *, for_patient: bool = False,
+                   patient_id: uuid.UUID | None = None) -> DirectoryScreen:
+    """The directory screen of `window`, shown; for the selected patient when asked, or
+    for `patient_id` (the patient of a call in progress)."""
     screen: DirectoryScreen | None = getattr(window, "directory_screen", None)
     if screen is None:
         screen = DirectoryScreen(window.worker, user=window.user, parent=window)
         window.directory_screen = screen  # type: ignore[attr-defined]
-    patient_id = window.current_patient_id() if for_patient else None
+    if patient_id is None and for_patient:
+        patient_id = window.current_patient_id()
     if patient_id is not None:
         target = screen
 

@@ -54,6 +54,7 @@ from ui.caseload_model import (
     status_label,
 )
 from ui.directory_screen import install_directory_actions
+from ui.my_day import install_my_day
 from ui.patient_dialog import PatientDialog
 from ui.patient_panel import PatientPanel
 from ui.scheduler import AppScheduler
@@ -239,6 +240,7 @@ class MainWindow(QMainWindow):
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
         install_directory_actions(self)
+        install_my_day(self)  # the page the app opens on (Ctrl+J)
         toolbar = self.addToolBar(self.tr("Actions"))
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)

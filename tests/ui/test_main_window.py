@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from carehub.caseload.services import get_patient, patient_input_from
 from carehub.db import Database
+from carehub.sync.outbox import pending_count
 from tests.ui import add_patients
 from ui.caseload_model import COL_NAME
 from ui.i18n import install_translators
@@ -36,9 +37,13 @@ def window(qtbot: QtBot, db: Database, patient_ids: dict[str, uuid.UUID]
            ) -> Iterator[MainWindow]:
     window = MainWindow(db, user="alice")
     qtbot.addWidget(window)
-    with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
+    # The caseload is shown and Ma journée's start-up recomputation of reminders is done.
+    with qtbot.waitSignals([window.model.resultShown,
+                            window.my_day.jobs.recomputed],  # type: ignore[attr-defined]
+                           timeout=20_000):
         window.show()
         window.start()
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=10_000)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     yield window
@@ -72,7 +77,11 @@ def _shown_text(widget: QWidget) -> str:
     return "\n".join(parts)
 
 
-def test_the_search_field_has_focus_at_start(window: MainWindow) -> None:
+def test_the_app_opens_on_the_day_list_and_ctrl_f_reaches_the_search(
+        qtbot: QtBot, window: MainWindow) -> None:
+    day = window.my_day  # type: ignore[attr-defined]
+    assert window.pages.currentWidget() is day and day.table.hasFocus()
+    qtbot.keyClick(day.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.search_field.hasFocus()
     assert window.search_field.placeholderText() == "Rechercher : nom, INS, téléphone, commune…"
     assert window.windowTitle() == "CareHub"
@@ -215,13 +224,16 @@ def test_a_new_patient_appears_and_waits_for_sync(qtbot: QtBot, db: Database,
     with qtbot.waitSignal(window.dialogOpened, timeout=10_000) as opened:
         qtbot.keyClick(window.search_field, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     dialog = opened.args[0]
+    with db.session() as session:
+        before = pending_count(session)  # the patients, and the reminders computed at start
     new = form.model_copy(update={"ins": None, "identity_status": "provisional",
                                   "birth_name": "Nouveau", "given_names": "Léon"})
     with qtbot.waitSignal(window.statusUpdated, timeout=10_000):
         dialog.submitted.emit(new)
     qtbot.waitUntil(lambda: window.count_label.text() == "4 patients")
     assert "Nouveau" in _names(window)
-    assert window.pending_label.text() == "4 modifications en attente de synchronisation"
+    assert window.pending_label.text() == (f"{before + 1} modifications en attente de "
+                                           "synchronisation")
 
 
 def test_screenshot_writes_a_picture_of_the_window(tmp_path: Path, db: Database,
@@ -259,7 +271,7 @@ def test_a_page_added_by_a_screen_is_a_tab_reached_by_its_shortcut_and_ctrl_f_re
     page.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     window.add_page(page, "Ma page", "Ctrl+7")
     assert [window.pages.tabText(i) for i in range(window.pages.count())] == [
-        "Patients", "Ma page"]
+        "Patients", "Ma journée", "Ma page"]
     qtbot.keyClick(window.search_field, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is page
     assert "Ma page" in [a.text() for a in window.view_menu.actions()]

@@ -1,0 +1,396 @@
+"""Ma journée as a care manager works it: with the keyboard, through the real widgets, on a
+real database whose crafted patients have reminders due whatever today's date."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from pytestqt.qtbot import QtBot
+from sqlmodel import Session, col, select
+
+from carehub.caseload.models import PatientPhone
+from carehub.caseload.services import PatientInput, create_patient
+from carehub.coordination.models import CoordinationAction
+from carehub.coordination.services import stored_utc
+from carehub.db import Database
+from carehub.prevention.models import Reminder
+from carehub.prevention.services import plan_callback
+from tests.ui import add_patients
+from tests.ui.test_patient_panel import TelHandler as Softphone
+from ui.main_window import MainWindow
+from ui.my_day import MyDayPage
+from ui.my_day.jobs import CALLBACK_PREFIX
+from ui.my_day.model import COL_CHANNEL, COL_FOLLOWUP, COL_NAME, COL_WHEN
+
+# A deaf woman of 70 who is reached by SMS, never phoned.
+DEAF = {"birth_name": "Garnier", "given_names": "Odette", "sex": "F",
+        "birth_date": date(1956, 1, 1), "commune_insee": "41018", "status": "active",
+        "deaf_or_hard_of_hearing": True, "fragility_level": 1,
+        "phones": [{"number": "06 55 44 33 22", "sms_consent": True}]}
+
+
+@pytest.fixture
+def softphone() -> Iterator[Softphone]:
+    """Where the desktop would hand `tel:` links: here it keeps them."""
+    phone = Softphone()
+    QDesktopServices.setUrlHandler("tel", phone, "open")
+    yield phone
+    QDesktopServices.unsetUrlHandler("tel")
+
+
+@pytest.fixture
+def patient_ids(db: Database) -> dict[str, uuid.UUID]:
+    ids = add_patients(db)
+    with db.transaction() as session:
+        ids["odette"] = create_patient(session, data=PatientInput.model_validate(DEAF),
+                                       actor="alice", care_manager="alice")
+    return ids
+
+
+@pytest.fixture
+def window(qtbot: QtBot, db: Database, patient_ids: dict[str, uuid.UUID],
+           softphone: Softphone) -> Iterator[MainWindow]:
+    window = MainWindow(db, user="alice")
+    qtbot.addWidget(window)
+    page = my_day(window)
+    with qtbot.waitSignal(page.jobs.recomputed, timeout=20_000):
+        window.show()
+        window.start()  # the start-up catch-up: reminders computed, list reloaded
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=10_000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    yield window
+    window.shutdown()
+
+
+def my_day(window: MainWindow) -> MyDayPage:
+    page = window.my_day  # type: ignore[attr-defined]
+    assert isinstance(page, MyDayPage)
+    return page
+
+
+def names(page: MyDayPage) -> list[str]:
+    return [page.model.index(row, COL_NAME).data() for row in range(page.model.rowCount())]
+
+
+def go_to(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID) -> None:
+    """Arrow down the list to the patient, as the nurse would, until her card shows."""
+    target = page.model.row_of(patient_id)
+    assert target is not None
+    page.table.setFocus()
+    if page.current_patient_id() == patient_id and page._contacts_for == patient_id:
+        return  # her card is shown, with her last contacts
+    with qtbot.waitSignal(page.contactsShown, timeout=10_000,
+                          check_params_cb=lambda pid: pid == patient_id):
+        if page.current_patient_id() != patient_id:  # else her card is on its way
+            qtbot.keyClick(page.table, Qt.Key.Key_Home)
+            for _ in range(target):
+                qtbot.keyClick(page.table, Qt.Key.Key_Down)
+
+
+def press_outcome(qtbot: QtBot, page: MyDayPage, digit: str) -> object:
+    with qtbot.waitSignal(page.outcomeRecorded, timeout=10_000) as recorded:
+        qtbot.keyClick(page.focusWidget() or page.table, digit)
+    qtbot.waitUntil(lambda: not page.worker.busy, timeout=10_000)
+    return recorded.args[0]
+
+
+def actions(db: Database, patient_id: uuid.UUID) -> list[CoordinationAction]:
+    with db.session() as session:
+        return list(session.exec(select(CoordinationAction)
+                                 .where(CoordinationAction.patient_id == patient_id)
+                                 .order_by(col(CoordinationAction.recorded_at))).all())
+
+
+def reminders(session: Session, patient_id: uuid.UUID) -> list[Reminder]:
+    return list(session.exec(select(Reminder).where(Reminder.patient_id == patient_id)).all())
+
+
+# -- the list ---------------------------------------------------------------------------
+
+
+def test_start_of_day_recomputation_is_a_daily_job_after_the_start_up_catch_up(
+        window: MainWindow) -> None:
+    assert window.scheduler.job_ids("myday-recompute") == ["myday-recompute"]
+    next_run = window.scheduler.next_run("myday-recompute")
+    assert next_run is not None and (next_run.hour, next_run.minute) == (5, 0)
+
+
+def test_the_app_opens_on_the_day_list_with_the_keyboard_in_it(
+        qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID],
+        qtmodeltester: object) -> None:
+    page = my_day(window)
+    assert window.pages.currentWidget() is page
+    assert page.table.hasFocus()
+    shown = names(page)
+    assert "Lefebvre Paul" not in " ".join(shown)  # paused: not called
+    rows = {pid: page.model.row_of(pid) for pid in patient_ids.values()}
+    assert rows[patient_ids["paul"]] is None
+    assert None not in (rows[patient_ids["jeanne"]], rows[patient_ids["claire"]],
+                        rows[patient_ids["odette"]])
+    assert page.count_label.text() == f"{len(shown)} personnes à contacter"
+    assert "Entrée" in page.hint_label.text() and "rappeler à" in page.hint_label.text()
+    qtmodeltester.check(page.model)  # type: ignore[attr-defined]
+    # Ctrl+1 goes to the caseload, Ctrl+J comes back to the day.
+    qtbot.keyClick(page.table, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is window.caseload_page
+    qtbot.keyClick(window.search_field, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is page
+
+
+def test_a_deaf_patient_is_not_phoned_but_offered_an_sms_ready_to_copy(
+        qtbot: QtBot, window: MainWindow, softphone: Softphone,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    row = page.model.row_of(patient_ids["odette"])
+    assert row is not None
+    assert page.model.index(row, COL_CHANNEL).data() == "SMS"
+    go_to(qtbot, page, patient_ids["odette"])
+    assert page.card.channel_label.isVisibleTo(page.card)
+    assert page.card.channel_label.text().startswith("Ne pas appeler")
+    assert page.card.sms.isVisibleTo(page.card)
+    text = page.card.sms_text.toPlainText()
+    assert text.startswith("Bonjour Madame") and "alice" in text
+    assert page.form.channel.currentData() == "sms"
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert softphone.opened == []
+    assert page.message_label.text().startswith("Ne pas appeler : patient(e) malentendant(e)")
+    qtbot.keyClick(page.table, Qt.Key.Key_S)
+    assert QGuiApplication.clipboard().text() == text
+
+
+def test_the_card_shows_phones_as_tel_links_reasons_with_what_to_say(
+        qtbot: QtBot, window: MainWindow, patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    go_to(qtbot, page, patient_ids["jeanne"])
+    contact = page.card.contact.body.text()
+    assert 'href="tel:+33612345678"' in contact and "06 12 34 56 78" in contact
+    item = page.card.item
+    assert item is not None and item.reasons
+    reasons = page.card.reasons.body.text()
+    for reason in item.reasons:
+        assert reason.label_fr in reasons
+        assert reason.script_fr[:20] in reasons.replace("&#x27;", "'").replace("&quot;", '"')
+    assert page.card.contacts.body.text().endswith("Aucun contact enregistré.</span>")
+
+
+# -- outcomes ---------------------------------------------------------------------------
+
+
+def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_on(
+        qtbot: QtBot, window: MainWindow, db: Database, softphone: Softphone,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    go_to(qtbot, page, jeanne)
+    row = page.model.row_of(jeanne)
+    assert row is not None
+    following = page.model.item(row + 1)
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert softphone.opened == ["tel:+33612345678"]
+    assert page.form.timer_running
+    # F: the first reason "done on" a date a week ago (she says she had it).
+    settled = page.form.reason_rows[0]
+    qtbot.keyClick(page.table, Qt.Key.Key_F)
+    assert settled.combo.hasFocus()
+    qtbot.keyClick(settled.combo, Qt.Key.Key_Down)
+    assert settled.settlement == "done"
+    week_ago = date.today() - timedelta(days=7)
+    settled.date.setDate(week_ago)
+    qtbot.keyClick(settled.combo, Qt.Key.Key_Return)  # back to the list
+    assert page.table.hasFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_N)
+    assert page.form.note.hasFocus()
+    qtbot.keyClicks(page.form.note, "Vue au cabinet 1 fois")
+    qtbot.keyClick(page.form.note, Qt.Key.Key_Return)
+    assert page.table.hasFocus()
+    page.form.duration.setTime(page.form.duration.time().fromString("04:30", "mm:ss"))
+    press_outcome(qtbot, page, "1")
+
+    [call] = actions(db, jeanne)
+    assert (call.type, call.outcome, call.note, call.duration_s) == (
+        "call", "reached", "Vue au cabinet 1 fois", 270)
+    with db.session() as session:
+        done = session.get(Reminder, settled.reminder_id)
+        assert done is not None and (done.state, done.closed_on) == ("done", week_ago)
+    assert page.model.row_of(jeanne) is None  # reached today: off the list
+    if following is not None:
+        assert page.current_patient_id() == following.patient_id
+    assert "joint(e), enregistré" in page.message_label.text()
+    assert page.table.hasFocus()
+
+
+def test_no_answer_keeps_her_on_the_list_with_the_next_attempt(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    claire = patient_ids["claire"]
+    go_to(qtbot, page, claire)
+    result = press_outcome(qtbot, page, "2")
+    next_at = result.next_attempt_at  # type: ignore[attr-defined]
+    assert next_at is not None and next_at > datetime.now().astimezone() + timedelta(hours=2)
+    [call] = actions(db, claire)
+    assert (call.type, call.outcome) == ("call", "no_answer")
+    with db.session() as session:
+        open_ = [r for r in reminders(session, claire) if r.state not in ("done", "cancelled")]
+    assert open_ and {(r.state, r.attempts) for r in open_} == {("planned", 1)}
+    assert {stored_utc(r.planned_at) for r in open_ if r.planned_at} == {next_at}
+    row = page.model.row_of(claire)
+    if next_at.astimezone().date() == date.today():  # later today: she stays, at that hour
+        assert row is not None
+        assert page.model.index(row, COL_FOLLOWUP).data() == "1 essai"
+        assert page.model.index(row, COL_WHEN).data().startswith("Essai")
+    else:  # tomorrow: off today's list
+        assert row is None
+    assert "Nouvel essai" in page.message_label.text()
+
+
+def test_wrong_number_flags_the_phone_for_checking(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    claire = patient_ids["claire"]
+    go_to(qtbot, page, claire)
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    press_outcome(qtbot, page, "4")
+    with db.session() as session:
+        phone = session.exec(select(PatientPhone).where(PatientPhone.patient_id == claire)).one()
+    assert phone.needs_check
+    assert actions(db, claire)[0].outcome == "wrong_number"
+
+
+def test_refusal_declines_her_reasons(qtbot: QtBot, window: MainWindow, db: Database,
+                                     patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    odette = patient_ids["odette"]
+    go_to(qtbot, page, odette)
+    item = page.card.item
+    assert item is not None
+    press_outcome(qtbot, page, "5")
+    with db.session() as session:
+        states = {r.id: r.state for r in reminders(session, odette)}
+    assert all(states[reason.reminder_id] == "declined" for reason in item.reasons)
+    assert actions(db, odette)[0].type == "sms"  # she is written to, not phoned
+
+
+def test_callback_key_plans_a_call_back_and_a_scheduler_job_at_its_hour(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    go_to(qtbot, page, jeanne)
+    qtbot.keyClick(page.table, Qt.Key.Key_6)
+    assert page.form.callback_at.hasFocus()
+    when = (datetime.now() + timedelta(days=1)).replace(hour=15, minute=30, second=0,
+                                                        microsecond=0)
+    page.form.callback_at.setDateTime(QDateTime(when))
+    with qtbot.waitSignal(page.jobs.callbacksScheduled, timeout=10_000), \
+            qtbot.waitSignal(page.outcomeRecorded, timeout=10_000):
+        qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
+    [call] = actions(db, jeanne)
+    assert call.outcome == "callback"
+    job_id = f"{CALLBACK_PREFIX}{jeanne}"
+    assert job_id in window.scheduler.job_ids(CALLBACK_PREFIX)
+    assert window.scheduler.next_run(job_id) == when.astimezone()
+    assert "Rappel prévu" in page.message_label.text()
+
+
+def test_a_call_back_whose_hour_comes_is_notified_and_its_line_highlighted(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    claire = patient_ids["claire"]
+    with db.transaction() as session:
+        plan_callback(session, patient_id=claire, actor="alice",
+                      at=datetime.now().astimezone() + timedelta(seconds=1))
+    # After a resume: reminders recomputed, call-backs rebuilt from the database; it fires.
+    with qtbot.waitSignal(page.callbackNotified, timeout=20_000) as notified, \
+            qtbot.waitSignal(page.jobs.recomputed, timeout=20_000):
+        window.scheduler.resumed.emit(3600.0)
+    callback = notified.args[0]
+    assert callback.patient_id == claire
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=10_000)
+    row = page.model.row_of(claire)
+    assert row is not None and page.model.is_highlighted(claire)
+    assert page.model.index(row, COL_WHEN).data().startswith("Rappel")
+    assert page.notice_label.isVisibleTo(page)
+    assert "Petit Claire" in page.notice_label.text() or "Claire" in page.notice_label.text()
+    if not page.notifier.has_tray:  # offscreen: the status bar says it too
+        assert "Rappeler" in window.statusBar().currentMessage()
+
+
+def test_an_outcome_from_the_paper_list_is_entered_with_its_real_time(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    claire = patient_ids["claire"]
+    go_to(qtbot, page, claire)
+    qtbot.keyClick(page.table, Qt.Key.Key_D)
+    assert page.form.deferred.isChecked() and page.form.deferred_at.hasFocus()
+    real = (datetime.now() - timedelta(hours=3)).replace(second=0, microsecond=0)
+    page.form.deferred_at.setDateTime(QDateTime(real))
+    qtbot.keyClick(page.form.deferred_at, Qt.Key.Key_Return)
+    press_outcome(qtbot, page, "3")
+    [call] = actions(db, claire)
+    assert call.outcome == "voicemail"
+    assert stored_utc(call.at) == real.astimezone(UTC)
+
+
+def test_a_callback_in_the_past_is_refused_calmly_in_the_page(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    claire = patient_ids["claire"]
+    go_to(qtbot, page, claire)
+    qtbot.keyClick(page.table, Qt.Key.Key_6)
+    page.form.callback_at.setDateTime(QDateTime(datetime.now() - timedelta(hours=1)))
+    with qtbot.waitSignal(page.messageShown, timeout=5_000):
+        qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
+    assert page.message_label.text() == "Choisissez une heure de rappel à venir."
+    assert window.current_dialog is None
+    assert actions(db, claire) == []
+
+
+def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    go_to(qtbot, page, jeanne)
+    qtbot.keyClick(page.table, Qt.Key.Key_R)
+    assert page.form.appointment_at.hasFocus()
+    with qtbot.waitSignal(page.contactsShown, timeout=10_000), \
+            qtbot.waitSignal(page.appointmentRecorded, timeout=10_000):
+        qtbot.keyClick(page.form.appointment_at, Qt.Key.Key_Return)
+    assert "Rendez-vous" in page.card.contacts.body.text()  # in her last contacts at once
+    [appointment] = actions(db, jeanne)
+    assert appointment.type == "appointment"
+    assert appointment.note is not None and appointment.note.startswith("Rendez-vous le ")
+    qtbot.keyClick(page.table, Qt.Key.Key_O)
+    screen = window.directory_screen  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: screen.patient_id == jeanne, timeout=10_000)
+    assert screen.isVisible() and screen.refer_button.isVisible()
+
+
+def test_the_day_list_is_saved_as_a_pdf_off_the_gui_thread_and_a_failure_is_said(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    page = my_day(window)
+    out = tmp_path / "appels.pdf"
+    with qtbot.waitSignal(page.sheetWritten, timeout=60_000) as written:
+        assert page.save_pdf(out)
+        assert page.message_label.text().startswith("Mise en page de la liste")
+    assert written.args == [out]
+    assert out.read_bytes().startswith(b"%PDF")
+    assert page.message_label.text() == f"Liste enregistrée dans {out}."
+    nowhere = tmp_path / "no-such-folder" / "appels.pdf"
+    with qtbot.waitSignal(page.sheetWritten, timeout=60_000) as failed:
+        page.save_pdf(nowhere)
+    assert failed.args == [None]
+    assert page.message_label.text().startswith("La liste n'a pas pu être imprimée")
+    assert window.current_dialog is None
