@@ -6,6 +6,7 @@ from carehub.caseload import models as caseload_models
 from carehub.coordination import audit as coordination_audit
 from carehub.coordination import models as coordination_models
 from carehub.directory import models as directory_models
+from carehub.sync import models as sync_models
 from carehub.sync import outbox as sync_outbox
 from carehub.users import models as users_models
 
@@ -15,6 +16,7 @@ __all__ = [
     "coordination_audit",
     "coordination_models",
     "directory_models",
+    "sync_models",
     "sync_outbox",
     "users_models",
 ]
