@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from datetime import date
 from pathlib import Path
@@ -22,6 +24,7 @@ from carehub.sync.service import SyncReport, sync
 from carehub.users.services import ensure_user
 
 PRACTICE_EXPORT = Path(__file__).parent / "data" / "fhir" / "practice_export.json"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MARIE_INS = "253072B07300470"
 
 
@@ -38,13 +41,25 @@ def import_export(database: Database, nurse: str) -> None:
 
 
 def new_patient(database: Database, nurse: str, birth_name: str, *, ins: str | None = None,
-                **fields: Any) -> uuid.UUID:
+                care_manager: str | None = None, **fields: Any) -> uuid.UUID:
     with database.transaction() as session:
         ensure_user(session, name=nurse)
         return create_patient(session, data=PatientInput(
             birth_name=birth_name, given_names=fields.pop("given_names", "Jeanne"),
             birth_date=fields.pop("birth_date", date(1940, 5, 17)), ins=ins, **fields),
-            actor=nurse)
+            actor=nurse, care_manager=care_manager)
+
+
+def carehub_command(database: Database, nurse: str, *args: str) -> list[str]:
+    """`carehub --db ... --user ... ARGS` as a child process would run it."""
+    return [sys.executable, "-m", "carehub.cli", "--db", str(database.path), "--user", nurse,
+            *args]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 def edit_patient(database: Database, nurse: str, patient_id: uuid.UUID, **fields: Any) -> None:

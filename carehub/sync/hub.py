@@ -382,7 +382,9 @@ class _Batch:
         if ins and self.by_ins.get(ins, row.id) != row.id:
             return _refused("ins_taken", f"INS {ins} is already another patient's at the hub.")
         trial.fields.setdefault("care_manager", caseload)
-        trial.dirty = trial.dirty or row.new
+        # Written back even if nothing changed: its new sequence number brings it back to
+        # the sender's next pull, which then takes the values that beat hers.
+        trial.dirty = True
         self.patients[row.id] = trial
         if ins:
             self.by_ins[ins] = row.id
@@ -404,7 +406,7 @@ class _Batch:
         row.patient_id = pid
         self.conflicts.extend(merge_fields(row, fields, hlc=entry.hlc, by=entry.actor,
                                            bases=entry.bases))
-        row.dirty = row.dirty or row.new
+        row.dirty = True  # back to the sender's next pull, like a patient
         return Outcome(APPLIED)
 
     def _action(self, entry: PushEntry) -> Outcome:

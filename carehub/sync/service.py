@@ -42,7 +42,7 @@ from carehub.sync.hub import (
     push_batch,
     save_cursor,
 )
-from carehub.sync.models import ActionExport, SyncConflict, SyncHub
+from carehub.sync.models import ActionExport, SyncConflict, SyncHub, SyncMeta
 from carehub.sync.outbox import (
     OutboxEntry,
     Outgoing,
@@ -105,6 +105,13 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 # ------------------------------------------------------------------------------ sync
 
+def _lock_for_writing(session: Session) -> None:
+    """Take SQLite's write lock first: a transaction that reads, then writes, could find
+    that another process wrote in between (SQLITE_BUSY, which no timeout cures)."""
+    session.execute(update(SyncMeta).where(col(SyncMeta.key) == "node")
+                    .values(value=SyncMeta.value))
+
+
 def _hub_state(session: Session, key: str) -> SyncHub:
     state = session.get(SyncHub, key)
     if state is None:
@@ -117,6 +124,7 @@ def _hub_state(session: Session, key: str) -> SyncHub:
 def _record_result(database: Database, key: str, user: str, *, error: CareHubError | None,
                    report: dict[str, Any] | None = None) -> None:
     with database.transaction() as session:
+        _lock_for_writing(session)
         state = _hub_state(session, key)
         state.last_attempt_at = utcnow()
         if error is None:
@@ -183,6 +191,7 @@ class _Run:
         self.batch_size = batch_size
         self.pushed = self.pulled = self.conflicts = self.refused = 0
         with database.transaction() as session:
+            _lock_for_writing(session)
             self.node = node_id(session)
             self.cursor = _hub_state(session, address.key).cursor
 
@@ -201,6 +210,7 @@ class _Run:
             seen.update(e.id for e in entries)
             outcomes = push_batch(conn, batch)
             with self.database.transaction() as session:
+                _lock_for_writing(session)
                 record_outcomes(session, batch, outcomes, actor=self.user,
                                 hub=self.address.key)
             refused = sum(1 for e in batch if not outcomes[e.id].applied)
@@ -219,8 +229,7 @@ class _Run:
                 break
             with self.database.transaction() as session:
                 # Take the write lock first, then check no other sync applied this page.
-                session.execute(update(SyncHub).where(col(SyncHub.hub) == self.address.key)
-                                .values(cursor=SyncHub.cursor))
+                _lock_for_writing(session)
                 state = _hub_state(session, self.address.key)
                 session.refresh(state)
                 if state.cursor != page.after:
