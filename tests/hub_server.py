@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+PASSWORD_GROUP = "carehub_password_auth"
+
 
 def _bindir() -> Path:
     try:
@@ -55,10 +57,16 @@ class PgServer:
             shutil.chown(self.socket_dir, "postgres")
         self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres",
                   "--no-sync", "-E", "UTF8", "--locale=C")
+        # Members of this group role must give a password (the keyring tests); the others
+        # are trusted on the socket.
+        hba = self.data / "pg_hba.conf"
+        hba_text = hba.read_text()
+        hba.write_text(f"local all +{PASSWORD_GROUP} scram-sha-256\n" + hba_text)
         options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
         self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.log), "-o", options,
                   "start")
+        self.execute(f"CREATE ROLE {PASSWORD_GROUP} NOLOGIN")
         return self
 
     def stop(self) -> None:

@@ -17,11 +17,14 @@ from sqlmodel import col, select
 from carehub.coordination.audit import AuditEvent
 from carehub.db import Database
 from carehub.sync.apply import push_entries
+from carehub.sync.credentials import store_password
 from carehub.sync.hub import HubError, connect, parse_hub_url, push_batch
-from carehub.sync.hub_admin import revoke_member
+from carehub.sync.hub_admin import add_member, revoke_member
+from carehub.sync.models import SyncHub
 from carehub.sync.outbox import OutboxEntry, node_id
 from carehub.sync.service import action_delivery, refusal, sync_status
 from tests.conftest import Hub
+from tests.hub_server import PASSWORD_GROUP
 from tests.sync_helpers import (
     act,
     action_ids,
@@ -251,3 +254,26 @@ def test_concurrent_syncs_of_one_and_two_workstations(hub: Hub,
     assert hub.count("action") == 40 and hub.count("patient") == 2
     assert actions(alice) == actions(bob) and len(action_ids(alice)) == 40
     assert pending(alice) == pending(bob) == 0
+
+
+def test_the_hub_password_comes_from_the_keyring_never_from_a_file(
+        hub: Hub, workstation: Workstation) -> None:
+    role = f"yves_{uuid.uuid4().hex[:8]}"
+    add_member(hub.admin_url, user="yves", role=role, follows=["yves"],
+               role_password="s3cret-hub")
+    hub.server.execute(f"GRANT {PASSWORD_GROUP} TO {role}")
+    yves = workstation("yves")
+    act(yves, "yves", new_patient(yves, "yves", "Chevalier", ins=make_ins(15)), "appel")
+    with pytest.raises(HubError) as caught:
+        run_sync(yves, hub.url(role), "yves")
+    assert "refused the credentials" in caught.value.message
+    address = parse_hub_url(hub.url(role))
+    store_password(hub=address.key, user=role, password="s3cret-hub")
+    assert run_sync(yves, hub.url(role), "yves").pushed == 2
+    # A password written in the URL works too, and is kept nowhere.
+    with_password = hub.url(role).replace(f"{role}@", f"{role}:s3cret-hub@")
+    run_sync(yves, with_password, "yves")
+    with yves.session() as session:
+        hubs = session.exec(select(SyncHub.hub)).all()
+    assert hubs == [address.key] and "s3cret" not in address.key
+    assert b"s3cret" not in yves.path.read_bytes()

@@ -10,7 +10,9 @@ import pytest
 from sqlmodel import select
 
 from carehub.caseload.models import ClinicalFact, Patient
+from carehub.coordination.audit import AuditEvent, verify_chain
 from carehub.db import Database
+from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import (
     action_delivery,
     list_conflicts,
@@ -212,3 +214,22 @@ def test_delivery_status_of_each_action(hub: Hub, workstation: Workstation) -> N
         status = sync_status(session)
         assert status.pending == 1 and status.last_success_at is not None
         assert status.last_error is None
+
+
+def test_everything_a_pull_writes_is_audited_and_the_chain_holds(
+        hub: Hub, workstation: Workstation) -> None:
+    team(hub, ("alice", "bob"))
+    alice, bob = workstation("alice"), workstation("bob")
+    patient = new_patient(alice, "alice", "Perrin", ins=make_ins(30))
+    action = act(alice, "alice", patient, "appel")
+    run_sync(alice, hub.url("alice"), "alice")
+    run_sync(bob, hub.url("bob"), "bob")
+    with bob.session() as session:
+        events = {(e.entity, e.entity_id, e.action, e.actor)
+                  for e in session.exec(select(AuditEvent))}
+        assert verify_chain(session).intact
+        queued = session.exec(select(OutboxEntry)).all()
+    assert ("patient", str(patient), "sync_create", "bob") in events
+    assert ("action", str(action), "sync_create", "bob") in events
+    assert any(e[0] == "sync" and e[2] == "sync" for e in events)  # the run itself
+    assert queued == []  # what came from the hub is not sent back

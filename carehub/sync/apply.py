@@ -70,10 +70,28 @@ def _from_json(table: Table, name: str, value: Any) -> Any:
     return value
 
 
-def entry_clock(entry: OutboxEntry, node: str) -> str:
+def _converters(table: Table) -> dict[str, Any]:
+    """For each column, a function from its JSON value to what the column holds."""
+    def make(name: str) -> Any:
+        return lambda value: _from_json(table, name, value)
+
+    out: dict[str, Any] = {}
+    for column in table.c:
+        sample = {date: "2000-01-01", time: "00:00", datetime: "2000-01-01T00:00:00+00:00",
+                  uuid.UUID: str(uuid.UUID(int=0))}
+        column_type = getattr(column.type, "impl", column.type)
+        try:
+            kind = column_type.python_type
+        except NotImplementedError:
+            kind = None
+        out[column.name] = make(column.name) if kind in sample else (lambda value: value)
+    return out
+
+
+def entry_clock(entry: Any, node: str) -> str:
     """The entry's clock; entries queued before clocks existed get their creation time."""
     if entry.hlc:
-        return entry.hlc
+        return str(entry.hlc)
     created = entry.created_at if entry.created_at.tzinfo else \
         entry.created_at.replace(tzinfo=UTC)
     return str(from_millis(int(created.timestamp() * 1000), node))
@@ -108,7 +126,7 @@ def local_clocks(session: Session, entity: str, ids: Iterable[str]
     return clocks
 
 
-def push_entries(session: Session, entries: Sequence[OutboxEntry], node: str
+def push_entries(session: Session, entries: Sequence[Any], node: str
                  ) -> list[PushEntry]:
     """What the hub gets for each outbox entry, with the clock each field replaced."""
     merged = [e for e in entries if e.entity == "patient" or e.entity in PATIENT_LINKED]
@@ -222,8 +240,16 @@ class PageApplier:
         self.hub = hub
         self.counts = PullCounts()
         self.clock_rows: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.pending: dict[str, dict[str, set[str]]] = {}
+        self.clocks: dict[str, dict[tuple[str, str], str]] = {}
 
     def apply(self, page: Page) -> PullCounts:
+        # What is pending or clocked here for the page's rows, read once, not row by row.
+        for entity, rows in (("patient", page.patients), *(
+                (e, [r for r in page.records if r["entity"] == e]) for e in PATIENT_LINKED)):
+            ids = [str(r["id"]) for r in rows]
+            self.pending[entity] = pending_fields(self.session, entity, ids)
+            self.clocks[entity] = local_clocks(self.session, entity, ids)
         seen: set[uuid.UUID] = set()
         for row in page.patients:
             if row["id"] not in seen:
@@ -246,10 +272,13 @@ class PageApplier:
     def _take(self, entity: str, entity_id: str, hub_fields: dict[str, Any],
               hub_clocks: dict[str, dict[str, str]], *, fresh: bool) -> dict[str, Any]:
         """The hub's fields that should replace ours: later clock, no local change pending."""
-        pending = pending_fields(self.session, entity, [entity_id]).get(entity_id, set())
+        if entity not in self.pending:  # a conflict's restore: one record, read now
+            self.pending[entity] = pending_fields(self.session, entity, [entity_id])
+            self.clocks[entity] = local_clocks(self.session, entity, [entity_id])
+        pending = self.pending[entity].get(entity_id, set())
         if ALL_FIELDS in pending and not fresh:
             return {}
-        mine = local_clocks(self.session, entity, [entity_id])
+        mine = self.clocks[entity]
         taken = {}
         for name, value in hub_fields.items():
             clock = hub_clocks.get(name, {})
@@ -388,15 +417,16 @@ class PageApplier:
             known.update(session.exec(select(CoordinationAction.id).where(
                 col(CoordinationAction.id).in_(ids[start:start + 500]))))
         table: Table = CoordinationAction.__table__  # type: ignore[attr-defined]
+        converters = _converters(table)
         values = []
         for row in rows:
             if row["id"] in known:
                 continue
             known.add(row["id"])
             payload = row["payload"]
-            value: dict[str, Any] = {column.name: _from_json(table, column.name,
-                                                              payload[column.name])
-                                     for column in table.c if column.name in payload}
+            value: dict[str, Any] = {name: convert(payload[name]) if payload[name] is not None
+                                     else None
+                                     for name, convert in converters.items() if name in payload}
             value.update(id=row["id"], patient_id=row["patient_id"],
                          details=payload.get("details") or {})
             value.setdefault("recorded_at", utcnow())

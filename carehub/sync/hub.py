@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from carehub.errors import CareHubError
 
@@ -59,7 +59,8 @@ def parse_hub_url(url: str) -> HubAddress:
                        "(postgresql://user@host/db).",
                        f"L'adresse du hub « {url} » doit indiquer l'utilisateur et la base "
                        "(postgresql://utilisateur@hôte/base).")
-    bare = parsed.set(drivername="postgresql", password=None)
+    bare = URL.create("postgresql", username=parsed.username, host=parsed.host,
+                      port=parsed.port, database=parsed.database, query=parsed.query)
     key = bare.render_as_string(hide_password=False)
     return HubAddress(conninfo=key, key=key, user=parsed.username,
                       password=parsed.password)
@@ -246,7 +247,7 @@ class _Batch:
         self.aliases: dict[uuid.UUID, uuid.UUID] = {}
         self.new_aliases: list[tuple[uuid.UUID, uuid.UUID, str | None]] = []
         self.conflicts: list[dict[str, Any]] = []
-        self.actions: list[tuple[Any, ...]] = []
+        self.actions: list[dict[str, Any]] = []
         self.keys: dict[uuid.UUID, tuple[str | None, str]] = {}  # id -> (ins, caseload)
         self.by_ins: dict[str, uuid.UUID] = {}
         self.caseloads: set[str] = set()
@@ -426,9 +427,10 @@ class _Batch:
             return _refused("unknown_amended_action",
                             f"The action {amends} this one corrects is not at the hub.")
         self.known_actions[entry.entity_id] = payload
-        self.actions.append((entry.entity_id, pid, str(payload.get("type")),
-                             str(payload.get("at")), str(payload.get("author") or entry.actor),
-                             json.dumps(payload, ensure_ascii=False), entry.id))
+        self.actions.append({"id": str(entry.entity_id), "patient_id": str(pid),
+                             "type": payload.get("type"), "at": payload.get("at"),
+                             "author": payload.get("author") or entry.actor,
+                             "payload": payload, "origin_entry": str(entry.id)})
         return Outcome(APPLIED)
 
     # -- writing it all
@@ -457,13 +459,13 @@ class _Batch:
                 [(r.id, r.entity, r.patient_id, _json(r.fields), _json(r.clocks))
                  for r in records])
         if self.actions:
-            columns = list(zip(*self.actions, strict=True))
+            # One JSON document for the whole batch: no per-row round trip, no array quoting.
             cur.execute(
                 "INSERT INTO action (id, patient_id, type, at, author, payload, origin_entry) "
-                "SELECT i, p, t, a::timestamptz, w, d::jsonb, o FROM unnest("
-                "%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::uuid[]) AS x(i, p, t, a, w, d, o) ORDER BY a ON CONFLICT (id) DO NOTHING",
-                [list(c) for c in columns])
+                "SELECT id, patient_id, type, at, author, payload, origin_entry "
+                "FROM jsonb_to_recordset(%s::jsonb) AS x(id uuid, patient_id uuid, type text, "
+                "at timestamptz, author text, payload jsonb, origin_entry uuid) "
+                "ON CONFLICT (id) DO NOTHING", (_json(self.actions),))
         if self.conflicts:
             cur.executemany(
                 "INSERT INTO conflict (id, patient_id, entity, entity_id, field, kept_value, "
@@ -479,13 +481,13 @@ class _Batch:
                 "seq = nextval('hub_seq') WHERE id = %s AND resolved_at IS NULL",
                 self.resolutions)
         if self.fresh:
-            ids = list(self.fresh)
             cur.execute(
                 "INSERT INTO receipt (entry_id, status, code, reason) "
-                "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) "
+                "SELECT entry_id, status, code, reason FROM jsonb_to_recordset(%s::jsonb) "
+                "AS x(entry_id uuid, status text, code text, reason text) "
                 "ON CONFLICT (entry_id) DO NOTHING",
-                (ids, [self.fresh[i].status for i in ids], [self.fresh[i].code for i in ids],
-                 [self.fresh[i].reason for i in ids]))
+                (_json([{"entry_id": str(i), "status": o.status, "code": o.code,
+                         "reason": o.reason} for i, o in self.fresh.items()]),))
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

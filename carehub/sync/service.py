@@ -199,10 +199,11 @@ class _Run:
         seen: set[uuid.UUID] = set()
         while True:
             with self.database.session() as session:
-                entries = list(session.exec(
-                    select(OutboxEntry).where(col(OutboxEntry.sent_at).is_(None),
-                                              col(OutboxEntry.refused_at).is_(None))
-                    .order_by(col(OutboxEntry.seq)).limit(self.batch_size)))
+                # Plain rows, not ORM objects: a batch is read in a few milliseconds.
+                table = OutboxEntry.__table__  # type: ignore[attr-defined]
+                entries = list(session.execute(
+                    table.select().where(table.c.sent_at.is_(None), table.c.refused_at.is_(None))
+                    .order_by(table.c.seq).limit(self.batch_size)))
                 entries = [e for e in entries if e.id not in seen]
                 if not entries:
                     return
