@@ -162,16 +162,22 @@ def _wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("how", ["kill the process", "close its connection at the hub"])
-def test_a_sync_cut_mid_batch_loses_and_duplicates_nothing(
-        hub: Hub, workstation: Workstation, how: str) -> None:
+def alice_offline(hub: Hub, workstation: Workstation, *, calls: int
+                  ) -> tuple[Database, list[OutboxEntry]]:
+    """Alice, a new patient and `calls` calls, all still in her outbox (oldest first)."""
     hub.grant("alice", follows=["alice"])
     alice = workstation("alice")
     patient = new_patient(alice, "alice", "Girard", ins=make_ins(13))
-    for k in range(5):
+    for k in range(calls):
         act(alice, "alice", patient, f"appel {k}")
     with alice.session() as session:
-        entries = list(session.exec(select(OutboxEntry).order_by(col(OutboxEntry.seq))))
+        return alice, list(session.exec(select(OutboxEntry).order_by(col(OutboxEntry.seq))))
+
+
+@pytest.mark.parametrize("how", ["kill the process", "close its connection at the hub"])
+def test_a_sync_cut_mid_batch_loses_and_duplicates_nothing(
+        hub: Hub, workstation: Workstation, how: str) -> None:
+    alice, entries = alice_offline(hub, workstation, calls=5)
     # Hold the receipt of the first entry of batch 2: the sync blocks after writing its
     # actions at the hub, before that batch commits.
     blocker = psycopg.connect(hub.admin_url)
@@ -213,14 +219,9 @@ def test_a_sync_cut_mid_batch_loses_and_duplicates_nothing(
 
 def test_a_batch_the_hub_committed_but_the_workstation_never_marked_is_not_doubled(
         hub: Hub, workstation: Workstation) -> None:
-    hub.grant("alice", follows=["alice"])
-    alice = workstation("alice")
-    patient = new_patient(alice, "alice", "Morel", ins=make_ins(14))
-    for k in range(3):
-        act(alice, "alice", patient, f"appel {k}")
+    alice, entries = alice_offline(hub, workstation, calls=3)
     # The hub commits, then the laptop's battery dies before it records the answer.
     with alice.session() as session:
-        entries = list(session.exec(select(OutboxEntry).order_by(col(OutboxEntry.seq))))
         batch = push_entries(session, entries, node_id(session))
     with connect(parse_hub_url(hub.url("alice")), None) as conn:
         push_batch(conn, batch)

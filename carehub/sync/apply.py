@@ -70,21 +70,22 @@ def _from_json(table: Table, name: str, value: Any) -> Any:
     return value
 
 
+_PARSERS: dict[type, Any] = {date: date.fromisoformat, time: time.fromisoformat,
+                             datetime: datetime.fromisoformat, uuid.UUID: uuid.UUID}
+
+
 def _converters(table: Table) -> dict[str, Any]:
     """For each column, a function from its JSON value to what the column holds."""
-    def make(name: str) -> Any:
-        return lambda value: _from_json(table, name, value)
-
     out: dict[str, Any] = {}
     for column in table.c:
-        sample = {date: "2000-01-01", time: "00:00", datetime: "2000-01-01T00:00:00+00:00",
-                  uuid.UUID: str(uuid.UUID(int=0))}
         column_type = getattr(column.type, "impl", column.type)
         try:
             kind = column_type.python_type
         except NotImplementedError:
             kind = None
-        out[column.name] = make(column.name) if kind in sample else (lambda value: value)
+        parser = _PARSERS.get(kind) if kind is not None else None
+        out[column.name] = (lambda v, p=parser: p(v) if isinstance(v, str) else v) \
+            if parser else (lambda v: v)
     return out
 
 
@@ -434,7 +435,7 @@ class PageApplier:
             self.counts.events.append(Change(self.actor, "action", str(row["id"]), "sync_create",
                                              {"patient_id": str(row["patient_id"]),
                                               "type": payload.get("type"), "hub": self.hub}))
-        statement = sqlite_insert(CoordinationAction).on_conflict_do_nothing()
+        statement = sqlite_insert(table).on_conflict_do_nothing()  # Core: no ORM per row
         for start in range(0, len(values), 500):
             session.execute(statement, values[start:start + 500])
         self.counts.actions += len(values)

@@ -253,6 +253,7 @@ class _Batch:
         self.caseloads: set[str] = set()
         self.resolutions: list[tuple[str, str, uuid.UUID]] = []
         self.known_conflicts: set[uuid.UUID] = set()
+        self.visible: set[uuid.UUID] = set()
 
     def run(self) -> dict[uuid.UUID, Outcome]:
         cur = self.cur
@@ -268,6 +269,7 @@ class _Batch:
                 outcome = self._one(entry)
                 self.outcomes[entry.id] = self.fresh[entry.id] = outcome
             self._write()
+            self._write_receipts()
         return self.outcomes
 
     # -- reading what the batch touches
@@ -290,10 +292,17 @@ class _Batch:
             self.keys[pid] = (ins, caseload)
             if ins:
                 self.by_ins[ins] = pid
+        # Patients the batch may change are read whole and locked; those that actions or
+        # records only refer to need no more than a visibility check.
+        merged = {self.aliases.get(e.entity_id, e.entity_id) for e in todo
+                  if e.entity == "patient"} | {self.by_ins[i] for i in inss if i in self.by_ins}
         cur.execute("SELECT id, fields, clocks FROM patient WHERE id = ANY(%s) FOR UPDATE",
-                    (list(self.keys),))
+                    (list(merged & set(self.keys)),))
         for pid, fields, clocks in cur.fetchall():
             self.patients[pid] = _Row(pid, fields, clocks)
+        cur.execute("SELECT id FROM patient WHERE id = ANY(%s)",
+                    (list(set(self.keys) - merged),))
+        self.visible = {r[0] for r in cur.fetchall()}
         record_ids = [e.entity_id for e in todo if e.entity in PATIENT_LINKED]
         if record_ids:
             cur.execute("SELECT id, entity, patient_id, fields, clocks FROM record "
@@ -304,13 +313,11 @@ class _Batch:
         if conflict_ids:
             cur.execute("SELECT id FROM conflict WHERE id = ANY(%s)", (conflict_ids,))
             self.known_conflicts = {r[0] for r in cur.fetchall()}
-        action_ids = [e.entity_id for e in todo if e.entity == "action"]
         amended = [a for e in todo if e.entity == "action"
                    if (a := _uuid(e.fields.get("amends_id"))) is not None]
         self.known_actions: dict[uuid.UUID, dict[str, Any]] = {}
-        if action_ids or amended:
-            cur.execute("SELECT id, payload FROM action WHERE id = ANY(%s)",
-                        (action_ids + amended,))
+        if amended:
+            cur.execute("SELECT id, payload FROM action WHERE id = ANY(%s)", (amended,))
             self.known_actions = dict(cur.fetchall())
 
     # -- deciding each entry
@@ -334,7 +341,7 @@ class _Batch:
         if patient_id is None:
             return None, _refused("no_patient", "The change names no patient.")
         canonical = self.aliases.get(patient_id, patient_id)
-        if canonical in self.patients:
+        if canonical in self.patients or canonical in self.visible:
             return canonical, None
         if canonical in self.keys:
             return None, _refused("patient_not_visible",
@@ -417,11 +424,6 @@ class _Batch:
             return refusal
         assert pid is not None
         payload["patient_id"] = str(pid)
-        known = self.known_actions.get(entry.entity_id)
-        if known is not None:
-            same = _comparable(known) == _comparable(payload)
-            return Outcome(APPLIED) if same else _refused(
-                "action_id_taken", f"Another action with id {entry.entity_id} is at the hub.")
         amends = _uuid(payload.get("amends_id"))
         if amends is not None and amends not in self.known_actions:
             return _refused("unknown_amended_action",
@@ -465,7 +467,8 @@ class _Batch:
                 "SELECT id, patient_id, type, at, author, payload, origin_entry "
                 "FROM jsonb_to_recordset(%s::jsonb) AS x(id uuid, patient_id uuid, type text, "
                 "at timestamptz, author text, payload jsonb, origin_entry uuid) "
-                "ON CONFLICT (id) DO NOTHING", (_json(self.actions),))
+                "ON CONFLICT (id) DO NOTHING RETURNING id", (_json(self.actions),))
+            self._check_existing({r[0] for r in cur.fetchall()})
         if self.conflicts:
             cur.executemany(
                 "INSERT INTO conflict (id, patient_id, entity, entity_id, field, kept_value, "
@@ -480,6 +483,24 @@ class _Batch:
                 "UPDATE conflict SET resolution = %s, resolved_by = %s, resolved_at = now(), "
                 "seq = nextval('hub_seq') WHERE id = %s AND resolved_at IS NULL",
                 self.resolutions)
+    def _check_existing(self, inserted: set[uuid.UUID]) -> None:
+        """An action id already at the hub: the same action again is fine (a retry),
+        another content under that id is refused."""
+        existing = [a for a in self.actions if uuid.UUID(a["id"]) not in inserted]
+        if not existing:
+            return
+        self.cur.execute("SELECT id, payload FROM action WHERE id = ANY(%s)",
+                         ([uuid.UUID(a["id"]) for a in existing],))
+        stored = dict(self.cur.fetchall())
+        for action in existing:
+            action_id = uuid.UUID(action["id"])
+            if _comparable(stored.get(action_id, {})) != _comparable(action["payload"]):
+                self.outcomes[uuid.UUID(action["origin_entry"])] = \
+                    self.fresh[uuid.UUID(action["origin_entry"])] = _refused(
+                        "action_id_taken", f"Another action with id {action_id} is at the hub.")
+
+    def _write_receipts(self) -> None:
+        cur = self.cur
         if self.fresh:
             cur.execute(
                 "INSERT INTO receipt (entry_id, status, code, reason) "
@@ -532,47 +553,45 @@ class Page:
 
 
 _SEQ_TABLES = ("patient", "record", "action", "conflict", "receipt")
+_PATIENT_COLUMNS = "id, ins, caseload, fields, clocks, seq"
+_PAGE_QUERIES = (  # Page attribute, columns, table
+    ("patients", _PATIENT_COLUMNS, "patient"),
+    ("records", "id, entity, patient_id, fields, clocks, seq", "record"),
+    ("actions", "id, patient_id, payload, seq", "action"),
+    ("conflicts", "*", "conflict"),
+    ("receipts", "entry_id, status, code, reason", "receipt"),
+)
 
 
 def pull_page(conn: psycopg.Connection[Any], *, after: int, limit: int,
               local_patients: Callable[[set[uuid.UUID]], set[uuid.UUID]]) -> Page:
     """The next page of changes, read in one snapshot; `local_patients` says which of a
     set of patient ids the workstation already has (so each record comes with its patient)."""
-    union = " UNION ALL ".join(f"SELECT seq FROM {t} WHERE seq > %(after)s" for t in _SEQ_TABLES)
+    # Each table's next `limit` rows by its seq index, then the limit-th smallest of all:
+    # every row up to there is in this page, and the page costs O(limit), not O(backlog).
+    union = " UNION ALL ".join(
+        f"(SELECT seq FROM {t} WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s)"
+        for t in _SEQ_TABLES)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cur.execute(f"SELECT seq FROM ({union}) s ORDER BY seq OFFSET %(skip)s LIMIT 1",
-                    {"after": after, "skip": max(limit - 1, 0)})
-        row = cur.fetchone()
-        if row is None:
-            cur.execute(f"SELECT max(seq) AS seq FROM ({union}) s", {"after": after})
-            row = cur.fetchone()
-        upto = int(row["seq"]) if row and row["seq"] is not None else after
+        cur.execute(f"SELECT seq FROM ({union}) s ORDER BY seq", {"after": after,
+                                                                  "limit": limit})
+        seqs = [int(r["seq"]) for r in cur.fetchall()]
+        upto = seqs[limit - 1] if len(seqs) >= limit else (seqs[-1] if seqs else after)
         page = Page(after=after, upto=upto)
         if page.empty:
             return page
         span = {"after": after, "upto": upto}
-        cur.execute("SELECT id, ins, caseload, fields, clocks, seq FROM patient "
-                    "WHERE seq > %(after)s AND seq <= %(upto)s ORDER BY seq", span)
-        page.patients = cur.fetchall()
-        cur.execute("SELECT id, entity, patient_id, fields, clocks, seq FROM record "
-                    "WHERE seq > %(after)s AND seq <= %(upto)s ORDER BY seq", span)
-        page.records = cur.fetchall()
-        cur.execute("SELECT id, patient_id, payload, seq FROM action "
-                    "WHERE seq > %(after)s AND seq <= %(upto)s ORDER BY seq", span)
-        page.actions = cur.fetchall()
-        cur.execute("SELECT * FROM conflict WHERE seq > %(after)s AND seq <= %(upto)s "
-                    "ORDER BY seq", span)
-        page.conflicts = cur.fetchall()
-        cur.execute("SELECT entry_id, status, code, reason FROM receipt "
-                    "WHERE member = current_user AND seq > %(after)s AND seq <= %(upto)s", span)
-        page.receipts = cur.fetchall()
+        for name, columns, table in _PAGE_QUERIES:
+            cur.execute(f"SELECT {columns} FROM {table} "  # RLS: only what she may see
+                        "WHERE seq > %(after)s AND seq <= %(upto)s ORDER BY seq", span)
+            setattr(page, name, cur.fetchall())
         wanted = {r["patient_id"] for r in (*page.records, *page.actions, *page.conflicts)}
         wanted -= {p["id"] for p in page.patients}
         missing = wanted - local_patients(wanted) if wanted else set()
         if missing:
-            cur.execute("SELECT id, ins, caseload, fields, clocks, seq FROM patient "
-                        "WHERE id = ANY(%s)", (list(missing),))
+            cur.execute(f"SELECT {_PATIENT_COLUMNS} FROM patient WHERE id = ANY(%s)",
+                        (list(missing),))
             page.patients = cur.fetchall() + page.patients
     return page
 
