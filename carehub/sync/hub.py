@@ -379,6 +379,8 @@ class _Batch:
                     return _refused("not_your_caseload",
                                     f"You neither follow nor cover caseload {caseload!r}.")
                 row = _Row(pid, {}, {}, new=True)
+        if not row.new and entry.op in ("create", "import"):
+            keep = KEPT_ON_INS_MERGE  # a second registration of someone the hub knows
         trial = _Row(row.id, dict(row.fields), dict(row.clocks), new=row.new)
         conflicts = merge_fields(trial, fields, hlc=entry.hlc, by=entry.actor,
                                  bases=entry.bases, keep=keep)
