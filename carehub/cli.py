@@ -27,6 +27,7 @@ from carehub.directory.communes import ensure_communes
 from carehub.errors import CareHubError
 from carehub.keystore import key_store
 from carehub.prevention.cli import calllist, reminders_app
+from carehub.sync.cli import register as register_sync
 from carehub.users.services import ensure_user
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -42,6 +43,7 @@ app.add_typer(actions_app, name="actions")
 app.command("query")(cohort_query)
 app.command("calllist")(calllist)
 app.add_typer(reminders_app, name="reminders")
+register_sync(app)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from carehub.coordination import audit as coordination_audit
 from carehub.coordination import models as coordination_models
 from carehub.directory import models as directory_models
 from carehub.prevention import models as prevention_models
+from carehub.sync import models as sync_models
 from carehub.sync import outbox as sync_outbox
 from carehub.users import models as users_models
 
@@ -17,6 +18,7 @@ __all__ = [
     "coordination_models",
     "directory_models",
     "prevention_models",
+    "sync_models",
     "sync_outbox",
     "users_models",
 ]

@@ -1,1 +1,1 @@
-"""Outbox of local changes, and (later) the hub and FHIR export."""
+"""Outbox of local changes, sync with the team hub (PostgreSQL), delivery status."""
