@@ -17,11 +17,13 @@ from typer.testing import CliRunner
 
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.cli import app
-from carehub.coordination.services import record_action
+from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
 from carehub.identifiers import IDNPS_SYSTEM
 from carehub.sync.fhir_export import UUID_SYSTEM, build_export
+from carehub.sync.service import action_delivery
 from tests.fhir_server import fhir_server
+from tests.test_cli import run_script
 from tests.ui import PATIENTS, add_patients
 
 runner = CliRunner()
@@ -196,6 +198,9 @@ def test_pushing_twice_creates_nothing_the_second_time(
         assert store.resources == stored  # the retry created nothing
         kinds = sorted(key.split("/")[0] for key in store.resources)
     assert kinds == sorted(EXPECTED_RESOURCE.values())
+    with db.session() as session:  # the nurse sees each action reached the shared record
+        assert set(action_delivery(session, action_ids=list(ids.values())).values()) == {
+            "exported"}
 
 
 def test_an_endpoint_that_fails_or_is_down_is_a_clear_error_and_the_file_is_still_written(
@@ -205,14 +210,19 @@ def test_an_endpoint_that_fails_or_is_down_is_a_clear_error_and_the_file_is_stil
     out = tmp_path / "failed.json"
     with fhir_server() as (endpoint, store):
         store.fail_with = 503
-        result = cli(db_path, "export", "fhir", "--out", str(out), "--endpoint", endpoint)
-        assert result.exit_code == 1
-        assert "HTTP 503" in result.output
+        result = run_script("--db", str(db_path), "export", "fhir", "--out", str(out),
+                            "--endpoint", endpoint)
+        assert result.returncode == 1
+        assert "HTTP 503" in result.stderr
         assert store.resources == {}
-    down = cli(db_path, "export", "fhir", "--out", str(out), "--endpoint", endpoint)
-    assert down.exit_code == 1
-    assert "Cannot reach the FHIR endpoint" in down.output
+    down = run_script("--db", str(db_path), "export", "fhir", "--out", str(out),
+                      "--endpoint", endpoint)
+    assert down.returncode == 1
+    assert "Cannot reach the FHIR endpoint" in down.stderr
     assert Bundle.model_validate_json(out.read_text(encoding="utf-8")).entry
+    with db.session() as session:  # nothing claims to be in the shared record
+        assert set(action_delivery(session, action_ids=list(
+            {e.id for e in list_actions(session)})).values()) == {"local"}
 
 
 @pytest.mark.parametrize("action_type", sorted(EXPECTED_RESOURCE))
