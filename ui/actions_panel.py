@@ -47,6 +47,24 @@ DELIVERY_LABELS = {"local": "enregistrée ici", "sent": "envoyée",
                    "acknowledged": "reçue par le hub",
                    "exported": "exportée vers le dossier partagé", "refused": "refusée"}
 
+# The hub gives a code and an English reason; the nurse reads French.
+REFUSAL_LABELS_FR = {
+    "not_your_caseload": "patient d'un portefeuille que vous ne suivez ni ne remplacez",
+    "patient_not_visible": "patient d'un portefeuille que vous ne suivez ni ne remplacez",
+    "ins_in_other_caseload": "un patient de même INS est déjà suivi dans un autre portefeuille",
+    "unknown_patient": "patient inconnu du hub",
+    "no_patient": "la modification ne désigne aucun patient",
+    "unknown_entity": "donnée que le hub ne conserve pas",
+    "unknown_conflict": "conflit inconnu du hub",
+}
+
+
+def refusal_text(code: str | None, reason: str | None) -> str:
+    """The hub's reason in French when its code is known, else as the hub wrote it."""
+    if code and code in REFUSAL_LABELS_FR:
+        return _tr(REFUSAL_LABELS_FR[code])
+    return reason or code or _tr("raison non donnée")
+
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("ActionsModel", text)
@@ -79,7 +97,7 @@ def load_action_lines(session: Session, *, patient_id: uuid.UUID) -> list[Action
         reason = None
         if status == "refused":
             found = refusal(session, entity_id=str(action.id))
-            reason = found[1] or found[0] if found else None
+            reason = refusal_text(*found) if found else None
         lines.append(ActionLine(action, status, reason, action.id in amended))
     return lines
 

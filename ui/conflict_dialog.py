@@ -34,6 +34,7 @@ from carehub.caseload.services import FIELD_LABELS_FR
 from carehub.errors import CareHubError
 from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import ConflictRow, list_conflicts, resolve_conflict
+from ui.actions_panel import refusal_text
 from ui.formatting import format_date
 from ui.patient_dialog import BANNER_STYLE
 from ui.rows_model import RowsModel
@@ -104,7 +105,7 @@ def _refused(session: Session) -> list[RefusedLine]:
         summary = " ".join(str(payload.get(k)) for k in ("birth_name", "given_names", "type",
                                                           "note") if payload.get(k))
         lines.append(RefusedLine(entry.entity, entry.entity_id, summary[:120],
-                                 entry.refusal_reason or entry.refusal_code or "",
+                                 refusal_text(entry.refusal_code, entry.refusal_reason),
                                  entry.refused_at))
     return lines
 
