@@ -19,6 +19,7 @@ from carehub.caseload.services import PatientInput, create_patient
 from carehub.cli import app
 from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
+from carehub.errors import CareHubError
 from carehub.identifiers import IDNPS_SYSTEM
 from carehub.sync.fhir_export import UUID_SYSTEM, build_export
 from carehub.sync.service import action_delivery
@@ -211,14 +212,14 @@ def test_an_endpoint_that_fails_or_is_down_is_a_clear_error_and_the_file_is_stil
     with fhir_server() as (endpoint, store):
         store.fail_with = 503
         result = run_script("--db", str(db_path), "export", "fhir", "--out", str(out),
-                            "--endpoint", endpoint)
+                            "--endpoint", endpoint)  # as a script sees it: exit 1
         assert result.returncode == 1
         assert "HTTP 503" in result.stderr
         assert store.resources == {}
-    down = run_script("--db", str(db_path), "export", "fhir", "--out", str(out),
-                      "--endpoint", endpoint)
-    assert down.returncode == 1
-    assert "Cannot reach the FHIR endpoint" in down.stderr
+    down = cli(db_path, "export", "fhir", "--out", str(out), "--endpoint", endpoint)
+    assert isinstance(down.exception, CareHubError)
+    assert "Cannot reach the FHIR endpoint" in down.exception.message
+    assert "ne répond pas" in down.exception.message_fr
     assert Bundle.model_validate_json(out.read_text(encoding="utf-8")).entry
     with db.session() as session:  # nothing claims to be in the shared record
         assert set(action_delivery(session, action_ids=list(
