@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 from sqlmodel import Session
 
+from carehub.caseload.summary import TimelineEntry
 from carehub.coordination.models import ACTION_TYPE_LABELS_FR
 from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MUTED = QColor("#5f6b76")
 REFUSED = QColor("#8a1c14")
+ACTION_KIND = "action"  # the timeline entries this module adds
 DELIVERY_LABELS = {"local": "enregistrée ici", "sent": "envoyée",
                    "acknowledged": "reçue par le hub",
                    "exported": "exportée vers le dossier partagé", "refused": "refusée"}
@@ -100,6 +102,17 @@ def load_action_lines(session: Session, *, patient_id: uuid.UUID) -> list[Action
             reason = refusal_text(*found) if found else None
         lines.append(ActionLine(action, status, reason, action.id in amended))
     return lines
+
+
+def action_entry(line: ActionLine) -> TimelineEntry:
+    """An action as a row of the patient's timeline: its date, type, who and note, status."""
+    action = line.action
+    moment = action.at.astimezone()
+    label = _tr(ACTION_TYPE_LABELS_FR.get(action.type, action.type))
+    text = " · ".join(x for x in (f"{moment:%H:%M}", action.practitioner_name,
+                                  action.organisation, action.note) if x)
+    return TimelineEntry(on=moment.date(), kind=ACTION_KIND, kind_label=label,
+                         text=text.replace("\n", " "), detail=line.delivery_text(), codes="")
 
 
 class ActionsModel(RowsModel):
@@ -234,10 +247,19 @@ class ActionsController(QObject):
         if patient_id != self.patient_id:
             return
         self.page.model.set_lines(lines)
+        if self.window._shown_patient == patient_id:
+            self._merge_into_timeline(lines)
         if self._select_after_load is not None:
             self.page.select(self._select_after_load)
             self._select_after_load = None
         self.actionsShown.emit(patient_id)
+
+    def _merge_into_timeline(self, lines: Sequence[ActionLine]) -> None:
+        """The actions also appear in the Chronologie tab among the clinical facts."""
+        timeline = self.window.panel.timeline_model
+        facts = [timeline.entry(row) for row in range(timeline.rowCount())
+                 if timeline.entry(row).kind != ACTION_KIND]
+        timeline.set_entries(facts + [action_entry(line) for line in lines])
 
     def _patient_name(self) -> str:
         summary = self.window.panel.shown_patient()

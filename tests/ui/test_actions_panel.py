@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
-from tests.ui import add_patients
+from tests.ui import add_patients, grab
 from ui.action_dialog import ActionDialog, idnps_of
 from ui.actions_panel import ActionLine, ActionsModel
 from ui.main_window import MainWindow
@@ -94,7 +94,15 @@ def test_an_action_typed_in_the_panel_is_listed_as_recorded_here(
     assert (action.type, action.duration_s, action.outcome, action.practitioner_id,
             action.author) == ("call", 720, "reached", "8" + RPPS, "alice")
     assert window.pending_label.text() == "4 modifications en attente de synchronisation"
-    window.grab().save("/tmp/carehub-actions-panel.png")
+    grab(window, "actions-panel")
+    # The Chronologie tab shows it too, among the clinical facts.
+    timeline = window.panel.timeline_model
+    [entry] = [timeline.entry(r) for r in range(timeline.rowCount())
+               if timeline.entry(r).kind == "action"]
+    assert (entry.kind_label, entry.detail) == ("Appel", "enregistrée ici")
+    assert entry.text.endswith("Dr Anne Leroy · Rappeler sa fille jeudi")
+    window.panel.tabs.setCurrentIndex(1)
+    grab(window, "timeline-with-action")
 
 
 def test_corriger_adds_an_amending_action_and_keeps_the_first(

@@ -21,7 +21,7 @@ from carehub.sync.service import action_delivery, list_conflicts, sync_status
 from carehub.sync.settings import hub_settings, save_hub_settings
 from tests.conftest import Hub
 from tests.sync_helpers import edit_patient, make_ins, new_patient, patients, run_sync
-from tests.ui import add_patients
+from tests.ui import add_patients, grab
 from ui import sync_ui
 from ui.conflict_dialog import ConflictDialog, ConflictLine, ConflictsModel, RefusedModel
 from ui.main_window import MainWindow
@@ -113,7 +113,7 @@ def test_a_hub_that_is_down_is_one_calm_line_and_a_later_retry(
     second_retry = window.scheduler.next_run(sync_ui.SYNC_JOB)
     assert second_retry is not None and second_retry > first_retry
     assert [backoff_delay(n) for n in range(1, 9)] == [30, 60, 120, 240, 480, 960, 1800, 1800]
-    window.grab().save("/tmp/carehub-sync-down.png")
+    grab(window, "sync-down")
     # Back from sleep: it tries at once rather than wait for the back-off.
     with qtbot.waitSignal(window.sync_ctl.started, timeout=5_000):
         window.scheduler.resumed.emit(3600.0)
@@ -148,7 +148,7 @@ def test_synchroniser_sends_the_action_and_the_hub_acknowledges_it(
     assert hub.count("action") == 1
     with db.session() as session:
         assert action_delivery(session, action_ids=[mine]) == {mine: "acknowledged"}
-    window.grab().save("/tmp/carehub-sync-ok.png")
+    grab(window, "sync-ok")
     # The refusal is kept, marked and explained in the review dialog.
     dialog = window.sync_ctl.review_conflicts()
     assert isinstance(dialog, ConflictDialog)
@@ -196,14 +196,14 @@ def test_the_conflict_dialog_brings_the_overwritten_value_back(
     button = window.sync_ctl.bar.conflicts_button
     qtbot.waitUntil(button.isVisible)
     assert button.text() == "⚠ 1 conflit à examiner"
-    window.grab().save("/tmp/carehub-conflict-indicator.png")
+    grab(window, "conflict-indicator")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     dialog = window.sync_ctl.conflict_dialog
     assert isinstance(dialog, ConflictDialog)
     qtbot.waitUntil(lambda: dialog.conflicts_model.rowCount() == 1)
     cells = [dialog.conflicts_model.index(0, c).data() for c in range(4)]
     assert cells == ["Blanc Jeanne", "Nom d'usage", "Blanc (bob)", "Moreau-Blanc (alice)"]
-    dialog.grab().save("/tmp/carehub-conflict-dialog.png")
+    grab(dialog, "conflict-dialog")
     with qtbot.waitSignal(dialog.loaded, timeout=10_000):
         qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
     assert dialog.conflicts_model.rowCount() == 0
@@ -228,7 +228,7 @@ def test_hub_settings_keep_the_address_in_the_database_and_the_password_in_the_k
     assert dialog.error_label.text() == "L'identifiant au hub est vide."
     qtbot.keyClicks(dialog.user_field, "alice")
     qtbot.keyClicks(dialog.password_field, "s3cret")
-    dialog.grab().save("/tmp/carehub-hub-settings.png")
+    grab(dialog, "hub-settings")
     with qtbot.waitSignal(window.sync_ctl.statusShown, timeout=10_000):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     url = "postgresql://alice@hub.exemple.fr:5432/equipe"
