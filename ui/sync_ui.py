@@ -312,6 +312,8 @@ class SyncController(QObject):
             except CareHubError as exc:
                 dialog.show_error(exc.message_fr)
                 return
+        if not url and self.settings is not None:  # "Ne plus synchroniser"
+            credentials.forget_password(hub=self.settings.url, user=self.settings.user)
 
         def saved(settings: HubSettings | None) -> None:
             dialog.accept()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 from carehub.coordination.audit import Change, record_events
@@ -28,7 +28,10 @@ class HubSettings:
     @property
     def server(self) -> str:
         """The URL without the user, as a settings form shows it."""
-        return make_url(self.url).set(username=None).render_as_string(hide_password=False)
+        url = make_url(self.url)
+        bare = URL.create(url.drivername, host=url.host, port=url.port, database=url.database,
+                          query=url.query)
+        return bare.render_as_string(hide_password=False)
 
 
 def compose_hub_url(server: str, user: str) -> str:

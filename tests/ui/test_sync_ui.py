@@ -239,6 +239,16 @@ def test_hub_settings_keep_the_address_in_the_database_and_the_password_in_the_k
     assert "s3cret" not in db.path.with_name("carehub.db").read_bytes().decode("latin-1")
     assert window.sync_ctl.bar.last_sync_label.text() == "Jamais synchronisé"
     assert window.scheduler.next_run(sync_ui.SYNC_JOB) is not None  # timed sync is on
+    again = window.sync_ctl.open_settings()
+    assert (again.server_field.text(), again.user_field.text()) == (
+        "postgresql://hub.exemple.fr:5432/equipe", "alice")
+    with qtbot.waitSignal(window.sync_ctl.statusShown, timeout=10_000):
+        qtbot.mouseClick(again.forget_button, Qt.MouseButton.LeftButton)
+    with db.session() as session:
+        assert hub_settings(session) is None
+    assert credentials.get_password(hub=url, user="alice") is None
+    assert window.scheduler.next_run(sync_ui.SYNC_JOB) is None
+    assert window.sync_ctl.bar.last_sync_label.text() == "Pas de hub configuré"
 
 
 def test_the_review_models_pass_the_model_tester(qtmodeltester: object) -> None:
