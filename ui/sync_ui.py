@@ -41,6 +41,7 @@ from sqlmodel import Session
 from carehub.db import Database
 from carehub.errors import CareHubError
 from carehub.sync import credentials
+from carehub.sync.fhir_export import ExportResult, push_bundle
 from carehub.sync.hub import parse_hub_url
 from carehub.sync.service import SyncReport, SyncStatus, list_conflicts, sync, sync_status
 from carehub.sync.settings import HubSettings, compose_hub_url, hub_settings, save_hub_settings
@@ -94,10 +95,23 @@ class _SyncRunner(QObject):
 
     succeeded = Signal(object)  # SyncReport
     failed = Signal(object)  # the exception
+    pushed = Signal(object, object)  # ExportResult, PushResult
+    pushFailed = Signal(object)  # the exception
 
     def __init__(self, database: Database) -> None:
         super().__init__()
         self._database = database
+
+    @Slot(object, str)
+    def push(self, result: ExportResult, endpoint: str) -> None:
+        """Post a FHIR export (network only: the database is written by the caller)."""
+        try:
+            answer = push_bundle(result, endpoint=endpoint)
+        except Exception as exc:  # shown in the export dialog
+            log.info("FHIR push failed: %s", exc)
+            self.pushFailed.emit(exc)
+            return
+        self.pushed.emit(result, answer)
 
     @Slot(str, str)
     def run(self, hub_url: str, user: str) -> None:
@@ -249,6 +263,7 @@ class SyncController(QObject):
     failed = Signal(str)  # the French message shown
     statusShown = Signal()
     _requested = Signal(str, str)
+    push_requested = Signal(object, str)  # ExportResult, endpoint: posted on the sync thread
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -267,6 +282,9 @@ class SyncController(QObject):
         self._runner.succeeded.connect(self._succeeded)
         self._runner.failed.connect(self._failed)
         self._requested.connect(self._runner.run)
+        self.push_requested.connect(self._runner.push)
+        self.pushed = self._runner.pushed
+        self.pushFailed = self._runner.pushFailed
         self._thread.start()
         self.sync_action = window._action(self.tr("Synchroniser"), ["Ctrl+Shift+S"],
                                           self.sync_now)
@@ -408,6 +426,15 @@ class SyncController(QObject):
         self._thread.wait()
 
 
+def open_fhir_export(window: MainWindow, controller: SyncController) -> QDialog:
+    from ui.fhir_export_dialog import FhirExportDialog
+
+    dialog = FhirExportDialog(window, controller)
+    dialog.finished.connect(lambda _r: dialog.deleteLater())
+    dialog.open()
+    return dialog
+
+
 def install_sync(window: MainWindow) -> SyncController:
     """The Synchronisation menu, the toolbar button and the status bar's indicators."""
     controller = SyncController(window)
@@ -417,7 +444,9 @@ def install_sync(window: MainWindow) -> SyncController:
                (window._action(controller.tr("Paramètres du hub…"), [],
                                controller.open_settings), None),
                (window._action(controller.tr("Conflits à examiner…"), [],
-                               controller.review_conflicts), None))
+                               controller.review_conflicts), None),
+               (window._action(controller.tr("Exporter vers le dossier partagé (FHIR)…"), [],
+                               lambda: open_fhir_export(window, controller)), None))
     for action, shortcut in entries:
         if shortcut:
             action.setToolTip(f"{action.text()} ({QKeySequence(shortcut).toString()})")

@@ -51,13 +51,14 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from carehub.caseload.models import Patient
 from carehub.coordination.models import ACTION_TYPE_LABELS_FR
 from carehub.coordination.services import ActionRow, list_actions
 from carehub.errors import CareHubError, InputError
 from carehub.identifiers import IDNPS_SYSTEM, INS_SYSTEM_BY_KIND
+from carehub.sync.models import ActionExport
 
 UUID_SYSTEM = "urn:ietf:rfc:3986"
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
@@ -359,11 +360,21 @@ def validate_bundle(bundle: dict[str, Any]) -> None:
                            f"L'export FHIR n'est pas du FHIR R4 valide : {exc}") from exc
 
 
+def _exported_to(session: Session, target: str) -> set[uuid.UUID]:
+    return set(session.exec(select(ActionExport.action_id)
+                            .where(col(ActionExport.target) == target)))
+
+
 def build_export(session: Session, *, since: date | datetime | None = None,
-                 now: datetime | None = None) -> ExportResult:
-    """The transaction Bundle of the actions since `since` (all when None), validated."""
+                 now: datetime | None = None, skip_exported_to: str | None = None
+                 ) -> ExportResult:
+    """The transaction Bundle of the actions since `since` (all when None), validated;
+    without those already exported to `skip_exported_to` when given."""
     actions = list_actions(session, since=_since_moment(since))
     actions.reverse()  # oldest first: the order they happened in
+    if skip_exported_to is not None:
+        done = _exported_to(session, skip_exported_to)
+        actions = [a for a in actions if a.id not in done]
     identities = _identities(session, {a.patient_id for a in actions})
     amended_at = {a.id: a.at for a in actions}
     result = ExportResult(bundle={})

@@ -8,6 +8,7 @@ scheduler read it from the truth; the password is never here but in the OS keyri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
@@ -18,6 +19,7 @@ from carehub.sync.hub import parse_hub_url
 from carehub.sync.models import SyncMeta
 
 HUB_URL_KEY = "app.hub_url"
+FHIR_ENDPOINT_KEY = "app.fhir_endpoint"
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,28 @@ def save_hub_settings(session: Session, *, url: str | None, actor: str) -> HubSe
     record_events(session, [Change(actor, "hub_settings", HUB_URL_KEY, "update",
                                    {"url": address.key})])
     return HubSettings(url=address.key, user=address.user)
+
+
+def fhir_endpoint(session: Session) -> str | None:
+    """The FHIR server the app posts the actions to (the shared record), if one is set."""
+    row = session.get(SyncMeta, FHIR_ENDPOINT_KEY)
+    return row.value if row is not None and row.value else None
+
+
+def save_fhir_endpoint(session: Session, *, url: str, actor: str) -> str:
+    """Remember the FHIR server's base URL (http or https); audited."""
+    url = url.strip()
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.password:
+        raise InputError(f"{url!r} is not a FHIR server address (https://host/fhir).",
+                         f"« {url} » n'est pas l'adresse d'un serveur FHIR "
+                         "(https://serveur/fhir).")
+    if len(url) > 200:
+        raise InputError("The FHIR server address is longer than 200 characters.",
+                         "L'adresse du serveur FHIR dépasse 200 caractères.")
+    row = session.get(SyncMeta, FHIR_ENDPOINT_KEY) or SyncMeta(key=FHIR_ENDPOINT_KEY, value="")
+    row.value = url
+    session.add(row)
+    record_events(session, [Change(actor, "hub_settings", FHIR_ENDPOINT_KEY, "update",
+                                   {"url": url})])
+    return url

@@ -266,3 +266,40 @@ def test_the_review_models_pass_the_model_tester(qtmodeltester: object) -> None:
     refused = RefusedModel()
     refused.set_rows([RefusedLine("action", str(uuid.uuid4()), "call", "raison", None)])
     qtmodeltester.check(refused)  # type: ignore[attr-defined]
+
+
+def test_export_to_the_shared_record_marks_the_actions_exported(
+        qtbot: QtBot, db: Database, open_window: Callable[[Database], MainWindow]) -> None:
+    from tests.fhir_server import fhir_server
+    from ui.fhir_export_dialog import FhirExportDialog
+
+    add_patients(db)
+    window = open_window(db)
+    patient_id = window.current_patient_id()
+    with db.transaction() as session:
+        record_action(session, patient_ref=patient_id, action_type="referral", actor="alice",
+                      practitioner_id="810003456786", practitioner_name="Dr Anne Leroy")
+    with fhir_server() as (endpoint, store):
+        dialog = sync_ui.open_fhir_export(window, window.sync_ctl)
+        assert isinstance(dialog, FhirExportDialog)
+        qtbot.keyClicks(dialog.endpoint_field, "ftp://nowhere")
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(dialog.error_label.isVisible)
+        assert dialog.error_label.text().startswith("« ftp://nowhere » n'est pas l'adresse")
+        dialog.endpoint_field.setText(endpoint)
+        with qtbot.waitSignals([dialog.exported, window.actions_ctl.actionsShown],
+                               timeout=20_000):
+            qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        assert dialog.result_label.text() == (
+            "1 action envoyée au dossier partagé (nouvelles : 1, déjà présentes : 0).")
+        assert [key.split("/")[0] for key in store.resources] == ["ServiceRequest"]
+        assert delivery_texts(window) == ["exportée vers le dossier partagé"]
+        grab(dialog, "fhir-export")
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)  # again
+        qtbot.waitUntil(lambda: dialog.result_label.text() == "Rien de nouveau à exporter.")
+        assert len(store.resources) == 1
+        dialog.close()
+    again = sync_ui.open_fhir_export(window, window.sync_ctl)
+    assert isinstance(again, FhirExportDialog)
+    qtbot.waitUntil(lambda: again.endpoint_field.text() == endpoint)  # remembered
+    again.close()
