@@ -28,6 +28,7 @@ from carehub.errors import CareHubError
 from carehub.keystore import key_store
 from carehub.prevention.cli import calllist, reminders_app
 from carehub.sync.cli import register as register_sync
+from carehub.sync.export_cli import export_app
 from carehub.users.services import ensure_user
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -40,6 +41,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
 app.add_typer(directory_app, name="directory")
 app.add_typer(actions_app, name="actions")
+app.add_typer(export_app, name="export")
 app.command("query")(cohort_query)
 app.command("calllist")(calllist)
 app.add_typer(reminders_app, name="reminders")

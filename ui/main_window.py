@@ -43,8 +43,8 @@ from carehub.caseload.summary import patient_summary, patient_timeline
 from carehub.db import Database
 from carehub.directory.models import Commune
 from carehub.errors import CareHubError
-from carehub.sync.outbox import pending_count
 from carehub.users.services import list_users
+from ui.actions_panel import install_action_features
 from ui.caseload_model import (
     FRAGILITY_LABELS,
     HEADERS,
@@ -58,6 +58,7 @@ from ui.my_day import install_my_day
 from ui.patient_dialog import PatientDialog
 from ui.patient_panel import PatientPanel
 from ui.scheduler import AppScheduler
+from ui.sync_ui import install_sync
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
 
         self.count_label = QLabel()
-        self.pending_label = QLabel()
         self.statusBar().addWidget(self.count_label, 1)
-        self.statusBar().addPermanentWidget(self.pending_label)
 
     def add_page(self, page: QWidget, title: str, shortcut: str | None = None) -> QAction:
         """A full-page screen as a tab, with an Affichage menu entry that shows it."""
@@ -232,6 +231,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         patient_menu = self.menuBar().addMenu(self.tr("&Patient"))
         patient_menu.addAction(self.edit_action)
+        self.actions_ctl = install_action_features(self, patient_menu)
         view_menu = self.menuBar().addMenu(self.tr("&Affichage"))
         self.view_menu = view_menu
         view_menu.addAction(self._action(self.tr("Patients"), ["Ctrl+1"],
@@ -250,6 +250,9 @@ class MainWindow(QMainWindow):
                        self.quit_action):
             shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{action.text()} ({shortcut})")
+        self.sync_ctl = install_sync(self)  # status bar: pending, last sync, conflicts
+        self.pending_label = self.sync_ctl.bar.pending_label
+        self.sync_ctl.synced.connect(lambda _report: self.actions_ctl.reload())
 
     # -- start, refresh, close ------------------------------------------------------------
 
@@ -258,7 +261,7 @@ class MainWindow(QMainWindow):
         self.model.set_query(self._current_query(), immediate=True)
         self.worker.submit(lambda s: [u.name for u in list_users(s)],
                            on_success=self._fill_manager_filter)
-        self._refresh_pending()
+        self.sync_ctl.load_settings()
         self.scheduler.start()
 
     def refresh(self) -> None:
@@ -271,6 +274,7 @@ class MainWindow(QMainWindow):
         """Stop the worker (idempotent); the caller closes the database afterwards."""
         self._selection_timer.stop()
         self.scheduler.shutdown()
+        self.sync_ctl.shutdown()
         self.worker.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -438,17 +442,7 @@ class MainWindow(QMainWindow):
     # -- status bar and errors ------------------------------------------------------------
 
     def _refresh_pending(self) -> None:
-        self.worker.submit(pending_count, on_success=self._show_pending)
-
-    def _show_pending(self, count: int) -> None:
-        if count:
-            self.pending_label.setText(
-                self.tr("%n modifications en attente de synchronisation", "", count)
-                if count > 1 else self.tr("%n modification en attente de synchronisation",
-                                          "", count))
-        else:
-            self.pending_label.setText(self.tr("Tout est synchronisé"))
-        self.statusUpdated.emit()
+        self.sync_ctl.refresh_status()  # emits statusUpdated once shown
 
     def _report_error(self, exc: BaseException) -> None:
         message = exc.message_fr if isinstance(exc, CareHubError) else str(exc)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
 
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.db import Database
@@ -41,3 +45,10 @@ def add_patients(database: Database, *, care_managers: dict[str, str] | None = N
             ids[key] = create_patient(session, data=PatientInput.model_validate(values),
                                       actor="alice", care_manager=managers.get(key, "alice"))
     return ids
+
+
+def grab(widget: QWidget, name: str) -> None:
+    """Save a PNG of the widget in $CAREHUB_GRAB_DIR (to look at the screens), if set."""
+    folder = os.environ.get("CAREHUB_GRAB_DIR")
+    if folder:
+        widget.grab().save(str(Path(folder) / f"{name}.png"))
