@@ -1,9 +1,13 @@
 """A parsed cohort query compiled to ONE SQL SELECT of patient ids; nothing is filtered in Python.
 
-Each fact criterion becomes `patient.id IN (SELECT patient_id FROM fact_coding JOIN
-clinical_fact ...)`: SQLite builds that set once from ix_coding_system_code (prefixes are
-ranges `code >= 'E10' AND code < 'E11'`, as vocabulary.coding_condition writes them), and
-`not`/`except` become NOT IN, so patients without any fact are handled like the others.
+Each fact criterion becomes `patient.id IN (SELECT patient_id FROM fact_coding WHERE ...)`.
+A coding carries its fact's kind, status and dates (migration 0007), and ix_coding_cohort
+(system, code, kind, start_date, end_date, status, patient_id) covers all a criterion reads:
+SQLite builds each set once from ranges of that one index (prefixes are ranges
+`code >= 'E10' AND code < 'E11'`, as vocabulary.coding_condition writes them), without
+reading a single fact row. A fact with two matching codings puts its patient in the set
+twice, which changes nothing, and counts are of distinct dates. `not`/`except` become
+NOT IN, so patients without any fact are handled like the others.
 Patient criteria are plain column tests; a NULL column makes its test false, never NULL, so
 that `not` stays the complement.
 
@@ -29,13 +33,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     ColumnOperators,
     Select,
     String,
     and_,
-    exists,
     false,
     func,
     not_,
@@ -44,10 +46,10 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from carehub.caseload.models import ClinicalFact, FactCoding, Patient
+from carehub.caseload.models import FactCoding, Patient
 from carehub.caseload.summary import ENDED_MEDICATION_STATUSES, INACTIVE_CONDITION_STATUSES
 from carehub.caseload.vocabulary import Concept, Vocabulary, coding_condition, vocabulary
 from carehub.cohort.parser import (
@@ -140,28 +142,20 @@ def compile_query(query: Query, *, as_of: date, care_manager: str | None = None,
     return select.order_by(col(Patient.sort_key), col(Patient.id))
 
 
-# How rare matching patients usually are, rarest first: the rarest positive criterion of an
-# `and` drives the search (its set is built once from ix_coding_system_code); the others are
-# checked only for the patients it found, through ix_fact_patient_kind.
-DRIVER_RANK = {"condition": 1, "medication": 2, "act": 3, "contact": 3, "lab": 4, "vaccine": 5}
-
-
 class _Compiler:
     def __init__(self, as_of: date, vocab: Vocabulary) -> None:
         self.as_of = as_of
         self.vocab = vocab
+        self._ctes = 0
 
-    def condition(self, query: Query, *, top: bool = True) -> ColumnElement[bool]:
-        """`top`: the patient set may come from this node (not under a `not`)."""
+    def condition(self, query: Query) -> ColumnElement[bool]:
         match query:
             case Or(operands):
-                return or_(*(self.condition(q, top=top) for q in operands))
+                return or_(*(self.condition(q) for q in operands))
             case And(operands):
-                driver = self.driver(operands) if top else None
-                ordered = sorted(operands, key=lambda q: _check_cost(q, driver))
-                return and_(*(self.condition(q, top=q is driver) for q in ordered))
+                return and_(*(self.condition(q) for q in sorted(operands, key=_check_cost)))
             case Not(operand):
-                return not_(self.condition(operand, top=False))
+                return not_(self.condition(operand))
             case Age():
                 return self.age(query)
             case Sex(value):
@@ -173,22 +167,15 @@ class _Compiler:
                 return and_(col(Patient.commune_insee).is_not(None),
                             col(Patient.commune_insee).in_(insee))
             case Pregnant():
-                return self.facts_test(self.pregnancy(), None, top=top)
+                return self.having_facts(coding_condition(self.vocab.concept("pregnant")),
+                                         ("condition",), self.pregnancy(), None)
             case Facts():
-                codings, when = self.codings(query.codes), self.when(query)
-                return self.facts_test((codings, FACT_KINDS[query.kind], when), query.count,
-                                       top=top)
+                dated = query.window is not None and query.kind not in ("condition",
+                                                                         "medication")
+                return self.having_facts(self.codings(query.codes, dated=dated),
+                                         FACT_KINDS[query.kind],
+                                         self.when(query), query.count)
         raise TypeError(f"not a query node: {query!r}")
-
-    @staticmethod
-    def driver(operands: tuple[Query, ...]) -> Query | None:
-        """The operand whose patients are looked up first: the rarest positive fact criterion."""
-        candidates = [(0 if isinstance(q, Pregnant) else DRIVER_RANK[q.kind], index, q)
-                      for index, q in enumerate(operands)
-                      if isinstance(q, Pregnant)
-                      or (isinstance(q, Facts) and not (q.count and holds(q.count.cmp, 0,
-                                                                           q.count.n)))]
-        return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
     def age(self, age: Age) -> ColumnElement[bool]:
         birth = col(Patient.birth_date)
@@ -204,10 +191,15 @@ class _Compiler:
                 tests.append(birth > earliest_excluded)
         return and_(true(), *tests)
 
-    # -- facts
+    # -- facts, read from their codings alone (FactCoding carries the fact's columns)
 
-    def codings(self, codes: tuple[Code | ConceptRef, ...]) -> ColumnElement[bool]:
-        """FactCoding rows of any of the codes or concepts (a concept brings all its codes)."""
+    def codings(self, codes: tuple[Code | ConceptRef, ...], *, dated: bool = False
+                ) -> ColumnElement[bool]:
+        """FactCoding rows of any of the codes or concepts (a concept brings all its codes).
+
+        `dated`: the criterion has a window; then each code of a prefix is looked up
+        (_codes_of_prefix) so that the window becomes a range of the index under each code.
+        """
         per_system: dict[str, list[str]] = defaultdict(list)
         for item in codes:
             if isinstance(item, ConceptRef):
@@ -217,13 +209,33 @@ class _Compiler:
                 per_system[item.system].append(item.code + ("*" if item.prefix else ""))
         merged = Concept(name="query", label="", category="lab", sex=None,
                          codes={k: tuple(dict.fromkeys(v)) for k, v in per_system.items()})
+        if dated:
+            return coding_condition(merged, prefix_test=self._codes_of_prefix)
         return coding_condition(merged)
+
+    def _codes_of_prefix(self, system: str, low: str, high: str) -> ColumnElement[bool]:
+        """`code IN (the distinct codes stored under the prefix)`, found by a skip-scan of
+        the index (a recursive CTE: each step is one seek to the next greater code), so that
+        ATC J07BB* reads this year's flu vaccines, not ten years of them."""
+        self._ctes += 1
+        code = col(FactCoding.code)
+        first = (sa_select(func.min(code).label("code"))
+                 .where(col(FactCoding.system) == system, code >= low, code < high)
+                 .cte(f"prefix_codes_{self._ctes}", recursive=True))
+        other = aliased(FactCoding)
+        other_code = col(other.code)
+        following = (sa_select(func.min(other_code))
+                     .where(col(other.system) == system, other_code > first.c.code,
+                            other_code < high)
+                     .scalar_subquery())
+        codes = first.union_all(sa_select(following).where(first.c.code.is_not(None)))
+        return code.in_(sa_select(codes.c.code).where(codes.c.code.is_not(None)))
 
     def when(self, facts: Facts) -> ColumnElement[bool]:
         """What a matching fact's dates and status must say."""
         if facts.kind in ("condition", "medication"):
             return self.active(facts.kind, facts.window)
-        start = col(ClinicalFact.start_date)
+        start = col(FactCoding.start_date)
         happened = _status().not_in(NOT_DONE_STATUSES)
         if facts.window is not None:
             dated = and_(start >= window_start(facts.window, self.as_of), start <= self.as_of)
@@ -233,42 +245,23 @@ class _Compiler:
             dated = and_(dated, start.is_not(None))
         return and_(happened, dated)
 
-    def facts_test(self, match: tuple[ColumnElement[bool], tuple[str, ...], ColumnElement[bool]],
-                   count: Count | None, *, top: bool) -> ColumnElement[bool]:
-        codings, kinds, when = match
-        if top:
-            return self.found_set(codings, kinds, when, count)
-        return self.per_patient(codings, kinds, when, count)
-
-    def found_set(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
-                  when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
-        """`patient.id IN (the patients with matching facts)`, built once from the codings."""
+    def having_facts(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
+                     when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
+        """`patient.id IN (the patients with matching facts)`: SQLite builds that set once,
+        from one range of ix_coding_cohort per code (or prefix), reading no fact row."""
         matching = (sa_select(col(FactCoding.patient_id))
-                    .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
-                    .where(codings, col(ClinicalFact.kind).in_(kinds), when))
+                    .where(codings, col(FactCoding.kind).in_(kinds), when))
         if count is None:
             return col(Patient.id).in_(matching)
-        distinct_dates = func.count(col(ClinicalFact.start_date).distinct())
+        distinct_dates = func.count(col(FactCoding.start_date).distinct())
         grouped = matching.group_by(col(FactCoding.patient_id))
         if holds(count.cmp, 0, count.n):  # "count < 3" also holds for no occurrence at all
             return col(Patient.id).not_in(
                 grouped.having(not_(compare(distinct_dates, count.cmp, count.n))))
         return col(Patient.id).in_(grouped.having(compare(distinct_dates, count.cmp, count.n)))
 
-    def per_patient(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
-                    when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
-        """A test of the current patient's facts: a seek on ix_fact_patient_kind, then codings."""
-        coded = exists().where(col(FactCoding.fact_id) == ClinicalFact.id, _by_fact(codings))
-        mine = (col(ClinicalFact.patient_id) == Patient.id, col(ClinicalFact.kind).in_(kinds),
-                when, coded)
-        if count is None:
-            return exists().where(*mine)
-        distinct_dates = (sa_select(func.count(col(ClinicalFact.start_date).distinct()))
-                          .where(*mine).scalar_subquery())
-        return compare(distinct_dates, count.cmp, count.n)
-
     def active(self, kind: str, window: Window | None) -> ColumnElement[bool]:
-        start, end, status = col(ClinicalFact.start_date), col(ClinicalFact.end_date), _status()
+        start, end, status = col(FactCoding.start_date), col(FactCoding.end_date), _status()
         started = or_(start.is_(None), start <= self.as_of)
         if kind == "condition":
             ended, never, still = INACTIVE_CONDITION_STATUSES, NEVER_TRUE_CONDITION_STATUSES, \
@@ -284,43 +277,23 @@ class _Compiler:
                     and_(end.is_(None), status.not_in(ended)))
         return and_(started, status.not_in(never), meets)
 
-    def pregnancy(self) -> tuple[ColumnElement[bool], tuple[str, ...], ColumnElement[bool]]:
-        start, end = col(ClinicalFact.start_date), col(ClinicalFact.end_date)
+    def pregnancy(self) -> ColumnElement[bool]:
+        start, end = col(FactCoding.start_date), col(FactCoding.end_date)
         began_after = months_before(self.as_of, PREGNANCY_MONTHS) or date.min
-        when = and_(start > began_after, start <= self.as_of,
+        return and_(start > began_after, start <= self.as_of,
                     or_(end.is_(None), end > self.as_of),
                     _status().not_in(INACTIVE_CONDITION_STATUSES))
-        return coding_condition(self.vocab.concept("pregnant")), ("condition",), when
 
 
-def _check_cost(query: Query, driver: Query | None) -> int:
-    """SQLite tests an `and` left to right and stops at the first false: the driver, then
-    the patient's own columns, then fact lookups (rare kinds first), counts last."""
-    if query is driver:
-        return 0
+def _check_cost(query: Query) -> int:
+    """SQLite tests an `and` left to right and stops at the first false: the patient's own
+    columns first, then the sets of facts."""
     if isinstance(query, Age | Sex | Fragility | Commune):
+        return 0
+    if isinstance(query, Pregnant | Facts):
         return 1
-    if isinstance(query, Pregnant):
-        return 2
-    if isinstance(query, Facts):
-        return 3 + DRIVER_RANK[query.kind] + (10 if query.count else 0)
-    return 20  # nested and/or/not
-
-
-def _by_fact(codings: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The same test with `system || ''`: SQLite then reads a fact's few codings through
-    ix_fact_coding_fact_id instead of scanning every coding of a prefix per fact."""
-    system = FactCoding.__table__.c.system  # type: ignore[attr-defined]
-    unindexed = system.concat("")
-
-    def swap(element: Any, **_: Any) -> Any:
-        same = isinstance(element, Column) and element.table is system.table \
-            and element.name == "system"
-        return unindexed if same else None
-
-    swapped: ColumnElement[bool] = replacement_traverse(codings, {}, swap)
-    return swapped
+    return 2  # nested and/or/not
 
 
 def _status() -> ColumnElement[str]:
-    return func.lower(func.coalesce(ClinicalFact.status, ""))
+    return func.lower(func.coalesce(FactCoding.status, ""))
