@@ -53,6 +53,7 @@ from ui.caseload_model import (
     fragility_label,
     status_label,
 )
+from ui.cohort_screen import install_cohort_screen
 from ui.directory_screen import install_directory_actions
 from ui.patient_dialog import PatientDialog
 from ui.patient_panel import PatientPanel
@@ -239,6 +240,7 @@ class MainWindow(QMainWindow):
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
         install_directory_actions(self)
+        self.cohort_screen = install_cohort_screen(self)
         toolbar = self.addToolBar(self.tr("Actions"))
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
