@@ -6,7 +6,9 @@ Changing a row rewrites the text; editing the text rebuilds the rows whenever it
 else the error says in French at which column and what was expected. The count and the
 table (the caseload's SQL-backed model over the ids found) follow after a short pause,
 computed on the worker thread. Searches can be saved under a name and exported to CSV
-for a French spreadsheet (UTF-8 with BOM, `;`, dates dd/mm/yyyy).
+for a French spreadsheet (UTF-8 with BOM, `;`, dates dd/mm/yyyy). "Créer une campagne
+d'appels" gives every patient found a reminder with the campaign's reason
+(carehub.prevention's create_campaign), which then shows on the day's call list.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -66,6 +71,7 @@ from carehub.cohort.saved import (
 )
 from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
+from carehub.prevention.services import create_campaign
 from ui.caseload_model import HEADERS, CaseloadModel, Finder, cell_text
 from ui.worker import DatabaseWorker
 
@@ -476,6 +482,52 @@ def csv_bytes(session: Session, *, ids: Sequence[uuid.UUID], today: date) -> byt
     return (CSV_BOM + out.getvalue()).encode("utf-8")
 
 
+# ------------------------------------------------------------------------------ a campaign
+
+
+class CampaignDialog(QDialog):
+    """Name, reason shown on the call list and due date of a call campaign."""
+
+    submitted = Signal(str, str, object)  # name, label_fr, due date
+
+    def __init__(self, parent: QWidget, *, patients: int, name: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Créer une campagne d'appels"))
+        self.name = QLineEdit(name)
+        self.label = QLineEdit()
+        self.label.setPlaceholderText(self.tr("ex. Rappel vaccin grippe avant l'hiver"))
+        self.due = QDateEdit(QDate.currentDate())
+        self.due.setDisplayFormat("dd/MM/yyyy")
+        self.due.setCalendarPopup(True)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow(QLabel(self.tr("Un rappel pour chacun des %n patients trouvés ; il paraît "
+                                   "dans la liste d'appels du jour de son IDE coordinatrice.",
+                                   "", patients)))
+        form.addRow(self.tr("&Nom de la campagne :"), self.name)
+        form.addRow(self.tr("&Motif affiché :"), self.label)
+        form.addRow(self.tr("À appeler à partir du :"), self.due)
+        form.addRow(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText(self.tr("Créer la campagne"))
+        form.addRow(self.buttons)
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        (self.label if name else self.name).setFocus()
+
+    def _submit(self) -> None:
+        day = self.due.date()
+        self.submitted.emit(self.name.text(), self.label.text(),
+                            date(day.year(), day.month(), day.day()))
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+
+
 # ------------------------------------------------------------------------------ the screen
 
 
@@ -486,6 +538,8 @@ class CohortScreen(QWidget):
     countShown = Signal(int)  # a count (and the table's rows) for the current query
     savedListed = Signal()  # the saved searches' list was (re)loaded
     exported = Signal(str, int)  # CSV written: path, patients
+    campaignDialogOpened = Signal(object)  # the campaign dialog
+    campaignCreated = Signal(object, int)  # campaign id, reminders created
     failed = Signal(str)  # a French message the screen shows
 
     def __init__(self, worker: DatabaseWorker, *, user: str,
@@ -606,7 +660,8 @@ class CohortScreen(QWidget):
         self.name_field.returnPressed.connect(self.save_current)
         self.delete_button.clicked.connect(self.delete_chosen)
         self.export_button.clicked.connect(self._ask_export)
-        self.campaign_button.setVisible(False)  # shown once campaigns can be made
+        self.campaign_button.clicked.connect(self.open_campaign_dialog)
+        self.campaign_dialog: CampaignDialog | None = None
         self._show_count(None)
 
     @staticmethod
@@ -756,6 +811,46 @@ class CohortScreen(QWidget):
         self.info_label.setText(self.tr("%1 patients exportés dans %2")
                                  .replace("%1", str(count)).replace("%2", str(path)))
         self.exported.emit(str(path), count)
+
+    # -- call campaign
+
+    def open_campaign_dialog(self) -> None:
+        """Ask the campaign's name, reason and date, then make one reminder per patient."""
+        ids = list(self.model.ids())
+        if not ids or self.campaign_dialog is not None:
+            return
+        dialog = CampaignDialog(self, patients=len(ids), name=self.name_field.text())
+        dialog.submitted.connect(lambda name, label, due: self._create_campaign(
+            dialog, ids, name, label, due))
+        dialog.finished.connect(lambda _result: self._campaign_dialog_closed(dialog))
+        self.campaign_dialog = dialog
+        dialog.open()
+        self.campaignDialogOpened.emit(dialog)
+
+    def _campaign_dialog_closed(self, dialog: CampaignDialog) -> None:
+        if self.campaign_dialog is dialog:
+            self.campaign_dialog = None
+        dialog.deleteLater()
+
+    def _create_campaign(self, dialog: CampaignDialog, ids: list[uuid.UUID], name: str,
+                         label: str, due: date) -> None:
+        user = self.user
+
+        def job(session: Session) -> uuid.UUID:
+            return create_campaign(session, name=name, label_fr=label, patient_ids=ids,
+                                   due_date=due, actor=user)
+
+        def failed(exc: BaseException) -> None:
+            dialog.show_error(exc.message_fr if isinstance(exc, CareHubError) else str(exc))
+
+        def created(campaign_id: uuid.UUID) -> None:
+            dialog.accept()
+            self.info_label.setText(
+                self.tr("Campagne « %1 » : %2 rappels ajoutés aux listes d'appels")
+                .replace("%1", " ".join(name.split())).replace("%2", str(len(ids))))
+            self.campaignCreated.emit(campaign_id, len(ids))
+
+        self.worker.submit(job, write=True, on_success=created, on_error=failed)
 
     # -- messages
 

@@ -1,7 +1,7 @@
 """cohort: fact columns copied onto codings with one covering index; saved searches
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 18:40:00
 
 Each coding gets its fact's kind, status and dates (filled here from clinical_fact, then
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision: str = '0007'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,6 +19,7 @@ from sqlmodel import select
 from carehub.cohort.compiler import months_before
 from carehub.coordination.audit import AuditEvent
 from carehub.db import Database
+from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
 from ui.caseload_model import COL_NAME
 from ui.cohort_screen import CohortResultModel, CohortScreen, CriterionRowWidget
@@ -283,3 +284,34 @@ def test_the_result_model_passes_qt_model_tester(qtbot: QtBot, qtmodeltester: ob
         model.set_expr("condition E04* or sex M", immediate=True)
     assert model.rowCount() == 4
     qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+
+def test_a_result_becomes_a_call_campaign_on_the_day_s_call_list(
+        qtbot: QtBot, screen: CohortScreen, db: Database,
+        patients: dict[str, uuid.UUID]) -> None:
+    _count(qtbot, screen, lambda: qtbot.keyClicks(screen.text_field, "condition E04*"))
+    screen.name_field.insert("Goitres à revoir")
+    with qtbot.waitSignal(screen.campaignDialogOpened, timeout=5_000) as opened:
+        qtbot.mouseClick(screen.campaign_button, Qt.MouseButton.LeftButton)
+    dialog = opened.args[0]
+    assert dialog.name.text() == "Goitres à revoir"
+    ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)  # no reason given yet
+    qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10_000)
+    assert dialog.error.text() == "Une campagne demande un nom et un libellé."
+    dialog.label.insert("Contrôle de la thyroïde")
+    with qtbot.waitSignal(screen.campaignCreated, timeout=10_000) as created:
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert created.args[1] == 3
+    assert screen.info_label.text() == (
+        "Campagne « Goitres à revoir » : 3 rappels ajoutés aux listes d'appels")
+    with db.session() as session:
+        lines = {item.patient_id: item for item in call_list(session, user="alice",
+                                                             as_of=TODAY)}
+    women = {patients[n] for n in ("Durand", "Petit", "Moreau")}
+    assert women <= set(lines)
+    for patient_id in women:
+        reasons = [r for r in lines[patient_id].reasons if r.code.startswith("campaign.")]
+        assert [(r.code, r.label_fr) for r in reasons] == [
+            ("campaign.goitres-a-revoir", "Contrôle de la thyroïde")]
+    assert patients["Bernard"] not in lines
