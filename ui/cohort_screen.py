@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QCoreApplication, QDate, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 from sqlmodel import Session
 
 from carehub.caseload.services import patient_rows
+from carehub.caseload.summary import patient_summary, patient_timeline
 from carehub.caseload.vocabulary import vocabulary
 from carehub.cohort.builder import (
     CMPS,
@@ -73,6 +74,7 @@ from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
 from ui.caseload_model import HEADERS, CaseloadModel, Finder, cell_text
+from ui.patient_panel import PatientPanel
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
@@ -103,6 +105,7 @@ CMP_LABELS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 UNITS = (("d", "jours"), ("m", "mois"), ("y", "ans"))
 NO_BOUND = -1  # a spin box at its minimum shows "—": no bound
 CSV_BOM = "\ufeff"
+SELECTION_DELAY_MS = 80  # arrowing down the results does not load every patient passed
 
 
 # ------------------------------------------------------------------------------ one row
@@ -149,7 +152,7 @@ class CriterionRowWidget(QFrame):
         self.codes = QComboBox()
         self.codes.setEditable(True)
         self.codes.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.codes.setMinimumContentsLength(22)
+        self.codes.setMinimumContentsLength(28)
         self.codes.setAccessibleName(self.tr("Codes ou concept"))
         self.concept_label = QLabel()
         self.concept_label.setObjectName("concept-label")
@@ -536,6 +539,7 @@ class CohortScreen(QWidget):
 
     queryChanged = Signal(str)  # the text shown changed (from the rows or typed)
     countShown = Signal(int)  # a count (and the table's rows) for the current query
+    patientShown = Signal(object)  # the panel shows this patient (id)
     savedListed = Signal()  # the saved searches' list was (re)loaded
     exported = Signal(str, int)  # CSV written: path, patients
     campaignDialogOpened = Signal(object)  # the campaign dialog
@@ -638,9 +642,16 @@ class CohortScreen(QWidget):
         upper_layout.addWidget(scroll, 1)
         upper_layout.addLayout(text_row)
         upper_layout.addLayout(status_row)
+        self.panel = PatientPanel()
+        results = QSplitter(Qt.Orientation.Horizontal)
+        results.addWidget(self.table)
+        results.addWidget(self.panel)
+        results.setStretchFactor(0, 3)
+        results.setStretchFactor(1, 2)
+        results.setSizes([1000, 520])
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(upper)
-        splitter.addWidget(self.table)
+        splitter.addWidget(results)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([420, 480])
@@ -652,6 +663,12 @@ class CohortScreen(QWidget):
         self.setFocusProxy(self.text_field)
         self.export_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
+        self._selection_timer = QTimer(self)
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.setInterval(SELECTION_DELAY_MS)
+        self._selection_timer.timeout.connect(self._load_current_patient)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda _current, _previous: self._selection_timer.start())
         self.builder.changed.connect(self._on_rows_changed)
         self.text_field.textEdited.connect(self._on_text_edited)
         self.mine.toggled.connect(lambda _on: self._run(self.text_field.text()))
@@ -720,7 +737,35 @@ class CohortScreen(QWidget):
 
     def _on_result(self, count: int) -> None:
         self._show_count(count if self.model.expr is not None else None)
+        if count:
+            self.table.selectRow(0)
+        else:
+            self.panel.clear()
         self.countShown.emit(count)
+
+    # -- the patient selected in the results
+
+    def current_patient_id(self) -> uuid.UUID | None:
+        index = self.table.currentIndex()
+        return self.model.patient_id(index.row()) if index.isValid() else None
+
+    def _load_current_patient(self) -> None:
+        patient_id = self.current_patient_id()
+        if patient_id is None:
+            self.panel.clear()
+            return
+        today = self.model.as_of
+
+        def job(session: Session) -> tuple[Any, Any]:
+            return (patient_summary(session, patient_id=patient_id, as_of=today),
+                    patient_timeline(session, patient_id=patient_id))
+
+        def loaded(result: tuple[Any, Any]) -> None:
+            if self.current_patient_id() == patient_id:  # the user may have moved on
+                self.panel.show_patient(*result)
+                self.patientShown.emit(patient_id)
+
+        self.worker.submit(job, on_success=loaded, on_error=self._report)
 
     def _show_count(self, count: int | None) -> None:
         if count is None:

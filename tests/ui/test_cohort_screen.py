@@ -315,3 +315,15 @@ def test_a_result_becomes_a_call_campaign_on_the_day_s_call_list(
         assert [(r.code, r.label_fr) for r in reasons] == [
             ("campaign.goitres-a-revoir", "Contrôle de la thyroïde")]
     assert patients["Bernard"] not in lines
+
+
+def test_the_patient_selected_in_the_results_is_shown_beside_them(
+        qtbot: QtBot, screen: CohortScreen, patients: dict[str, uuid.UUID]) -> None:
+    with qtbot.waitSignal(screen.patientShown, timeout=10_000) as shown:
+        qtbot.keyClicks(screen.text_field, "condition E04*")
+    assert shown.args == [patients["Durand"]]
+    with qtbot.waitSignal(screen.patientShown, timeout=10_000) as shown:
+        qtbot.keyClick(screen.table, Qt.Key.Key_Down)
+    assert shown.args == [patients["Moreau"]]
+    summary = screen.panel.shown_patient()
+    assert summary is not None and summary.birth_name == "Moreau"
