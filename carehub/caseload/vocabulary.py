@@ -158,15 +158,24 @@ def prefix_range(_system: str, low: str, high: str) -> ColumnElement[bool]:
     return and_(col(FactCoding.code) >= low, col(FactCoding.code) < high)
 
 
-def coding_condition(concept: Concept | str, *,
-                     prefix_test: PrefixTest = prefix_range) -> ColumnElement[bool]:
-    """SQL condition on FactCoding rows meaning `concept` (a Concept or a shipped name).
+def coding_condition(concept: Concept | str) -> ColumnElement[bool]:
+    """SQL condition on FactCoding rows meaning `concept` (a Concept or a shipped name)."""
+    alternatives = coding_alternatives(concept)
+    return or_(*alternatives) if alternatives else false()
+
+
+def coding_alternatives(concept: Concept | str, *, prefix_test: PrefixTest = prefix_range
+                        ) -> list[ColumnElement[bool]]:
+    """The conditions on FactCoding rows, one per system's exact codes and one per prefix,
+    any of which means `concept`.
 
     A prefix P* matches P <= code < next(P): the same rows as code LIKE 'P%' for our
     upper-case normalised codes, but SQLite can answer it from an index on (system, code).
     Each alternative names its system (system = K AND code range), so that SQLite reads
     each one as its own range of the index, not every code of the system. `prefix_test`
-    may write the test on the code of a prefix otherwise (the cohort compiler does).
+    may write the test on the code of a prefix otherwise (the cohort compiler does, and
+    asks each alternative apart: SQLite answers an OR of index ranges by reading the
+    table's rows, a UNION ALL of them from the index alone).
     """
     found = concept if isinstance(concept, Concept) else vocabulary().concept(concept)
     alternatives: list[ColumnElement[bool]] = []
@@ -178,4 +187,4 @@ def coding_condition(concept: Concept | str, *,
         prefixes = [c[:-1] for c in codes if c.endswith("*")]
         alternatives.extend(and_(system, prefix_test(key, p, _next_prefix(p)))
                             for p in prefixes)
-    return or_(*alternatives) if alternatives else false()
+    return alternatives

@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
@@ -51,7 +52,7 @@ from sqlmodel import col
 
 from carehub.caseload.models import FactCoding, Patient
 from carehub.caseload.summary import ENDED_MEDICATION_STATUSES, INACTIVE_CONDITION_STATUSES
-from carehub.caseload.vocabulary import Concept, Vocabulary, coding_condition, vocabulary
+from carehub.caseload.vocabulary import Concept, Vocabulary, coding_alternatives, vocabulary
 from carehub.cohort.parser import (
     Age,
     And,
@@ -167,7 +168,7 @@ class _Compiler:
                 return and_(col(Patient.commune_insee).is_not(None),
                             col(Patient.commune_insee).in_(insee))
             case Pregnant():
-                return self.having_facts(coding_condition(self.vocab.concept("pregnant")),
+                return self.having_facts(coding_alternatives(self.vocab.concept("pregnant")),
                                          ("condition",), self.pregnancy(), None)
             case Facts():
                 dated = query.window is not None and query.kind not in ("condition",
@@ -194,7 +195,7 @@ class _Compiler:
     # -- facts, read from their codings alone (FactCoding carries the fact's columns)
 
     def codings(self, codes: tuple[Code | ConceptRef, ...], *, dated: bool = False
-                ) -> ColumnElement[bool]:
+                ) -> list[ColumnElement[bool]]:
         """FactCoding rows of any of the codes or concepts (a concept brings all its codes).
 
         `dated`: the criterion has a window; then each code of a prefix is looked up
@@ -210,8 +211,8 @@ class _Compiler:
         merged = Concept(name="query", label="", category="lab", sex=None,
                          codes={k: tuple(dict.fromkeys(v)) for k, v in per_system.items()})
         if dated:
-            return coding_condition(merged, prefix_test=self._codes_of_prefix)
-        return coding_condition(merged)
+            return coding_alternatives(merged, prefix_test=self._codes_of_prefix)
+        return coding_alternatives(merged)
 
     def _codes_of_prefix(self, system: str, low: str, high: str) -> ColumnElement[bool]:
         """`code IN (the distinct codes stored under the prefix)`, found by a skip-scan of
@@ -245,16 +246,23 @@ class _Compiler:
             dated = and_(dated, start.is_not(None))
         return and_(happened, dated)
 
-    def having_facts(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
+    def having_facts(self, codings: list[ColumnElement[bool]], kinds: tuple[str, ...],
                      when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
         """`patient.id IN (the patients with matching facts)`: SQLite builds that set once,
-        from one range of ix_coding_cohort per code (or prefix), reading no fact row."""
-        matching = (sa_select(col(FactCoding.patient_id))
-                    .where(codings, col(FactCoding.kind).in_(kinds), when))
+        from ranges of ix_coding_cohort (a UNION ALL, one per code list or prefix), reading
+        neither a fact row nor a coding row."""
+        patient_id, start = col(FactCoding.patient_id), col(FactCoding.start_date)
+        columns = (patient_id,) if count is None else (patient_id, start)
+        branches = [sa_select(*columns).where(alternative, col(FactCoding.kind).in_(kinds),
+                                              when) for alternative in codings]
+        if not branches:  # no code at all: no fact matches
+            branches = [sa_select(*columns).where(false())]
+        matching = branches[0] if len(branches) == 1 else union_all(*branches)
         if count is None:
             return col(Patient.id).in_(matching)
-        distinct_dates = func.count(col(FactCoding.start_date).distinct())
-        grouped = matching.group_by(col(FactCoding.patient_id))
+        found = matching.subquery()
+        distinct_dates = func.count(found.c.start_date.distinct())
+        grouped = sa_select(found.c.patient_id).group_by(found.c.patient_id)
         if holds(count.cmp, 0, count.n):  # "count < 3" also holds for no occurrence at all
             return col(Patient.id).not_in(
                 grouped.having(not_(compare(distinct_dates, count.cmp, count.n))))
