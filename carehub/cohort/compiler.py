@@ -3,9 +3,9 @@
 Each fact criterion becomes `patient.id IN (SELECT patient_id FROM fact_coding WHERE ...)`.
 A coding carries its fact's kind, status and dates (migration 0007), and ix_coding_cohort
 (system, code, kind, start_date, end_date, status, patient_id) covers all a criterion reads:
-SQLite builds each set once from ranges of that one index (prefixes are ranges
-`code >= 'E10' AND code < 'E11'`, as vocabulary.coding_condition writes them), without
-reading a single fact row. A fact with two matching codings puts its patient in the set
+SQLite builds each set once from ranges of that one index, a UNION ALL of one range per
+code list or prefix (prefixes are ranges `code >= 'E10' AND code < 'E11'`, as
+vocabulary.coding_alternatives writes them), without reading a fact or coding row. A fact with two matching codings puts its patient in the set
 twice, which changes nothing, and counts are of distinct dates. `not`/`except` become
 NOT IN, so patients without any fact are handled like the others.
 Patient criteria are plain column tests; a NULL column makes its test false, never NULL, so
