@@ -170,13 +170,16 @@ class FactCoding(SQLModel, table=True):
 
     The fact's patient, kind, status and dates are copied onto it when it is written
     (`FactCoding.of`, or FACT_COPIED for bulk rows): cohort SQL then answers a criterion
-    from ix_coding_cohort alone, a range of one index read in order, never the facts.
+    from an index alone, never reading the facts: ix_coding_cohort for the patients having
+    some codes, ix_coding_patient for one patient's codings.
     Whoever writes a fact writes its codings with it (a changed fact gets new codings).
     """
 
     __tablename__ = "fact_coding"
     __table_args__ = (Index("ix_coding_cohort", "system", "code", "kind", "start_date",
-                            "end_date", "status", "patient_id"),)
+                            "end_date", "status", "patient_id"),
+                      Index("ix_coding_patient", "patient_id", "system", "code", "kind",
+                            "start_date", "end_date", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     fact_id: uuid.UUID = Field(foreign_key="clinical_fact.id", index=True)

@@ -1,13 +1,17 @@
 """A parsed cohort query compiled to ONE SQL SELECT of patient ids; nothing is filtered in Python.
 
-Each fact criterion becomes `patient.id IN (SELECT patient_id FROM fact_coding WHERE ...)`.
-A coding carries its fact's kind, status and dates (migration 0007), and ix_coding_cohort
-(system, code, kind, start_date, end_date, status, patient_id) covers all a criterion reads:
-SQLite builds each set once from ranges of that one index, a UNION ALL of one range per
-code list or prefix (prefixes are ranges `code >= 'E10' AND code < 'E11'`, as
-vocabulary.coding_alternatives writes them), without reading a fact or coding row. A fact with two matching codings puts its patient in the set
-twice, which changes nothing, and counts are of distinct dates. `not`/`except` become
-NOT IN, so patients without any fact are handled like the others.
+A coding carries its fact's kind, status and dates (migration 0007), so a fact criterion
+reads codings alone, from one of two covering indexes:
+- as a set, `patient.id IN (SELECT patient_id FROM fact_coding WHERE ...)`, built once from
+  ix_coding_cohort (system, code, kind, start_date, end_date, status, patient_id): a UNION
+  ALL of one range per code list or prefix (prefixes are ranges `code >= 'E10' AND code <
+  'E11'`, as vocabulary.coding_alternatives writes them);
+- as a test of the current patient, `EXISTS (... WHERE patient_id = patient.id ...)`, a seek
+  on ix_coding_patient (patient_id, system, code, ...), for the criteria of an `and` beside
+  its driver, the rarest positive criterion whose set finds the candidates.
+A fact with two matching codings puts its patient in a set twice, which changes nothing,
+and counts are of distinct dates. `not`/`except` become NOT IN / NOT EXISTS, so patients
+without any fact are handled like the others.
 Patient criteria are plain column tests; a NULL column makes its test false, never NULL, so
 that `not` stays the complement.
 
@@ -30,7 +34,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +42,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    exists,
     false,
     func,
     not_,
@@ -143,20 +148,30 @@ def compile_query(query: Query, *, as_of: date, care_manager: str | None = None,
     return select.order_by(col(Patient.sort_key), col(Patient.id))
 
 
+_Found: TypeAlias = tuple[list[ColumnElement[bool]], tuple[str, ...], ColumnElement[bool],
+                         Count | None]  # codings, kinds, dates and status, count
+
+
 class _Compiler:
     def __init__(self, as_of: date, vocab: Vocabulary) -> None:
         self.as_of = as_of
         self.vocab = vocab
         self._ctes = 0
 
-    def condition(self, query: Query) -> ColumnElement[bool]:
+    def condition(self, query: Query, *, top: bool = True) -> ColumnElement[bool]:
+        """`top`: this node may be asked of every patient, so it finds its patients as a
+        set; below an `and`'s driver it is asked only of the driver's patients, so it
+        tests each one's own codings."""
         match query:
             case Or(operands):
-                return or_(*(self.condition(q) for q in operands))
+                return or_(*(self.condition(q, top=top) for q in operands))
             case And(operands):
-                return and_(*(self.condition(q) for q in sorted(operands, key=_check_cost)))
+                driver = _driver(operands) if top else None
+                ordered = sorted(operands, key=lambda q: _check_cost(q, driver))
+                return and_(*(self.condition(q, top=(driver is None and top) or q is driver)
+                              for q in ordered))
             case Not(operand):
-                return not_(self.condition(operand))
+                return not_(self.condition(operand, top=top))
             case Age():
                 return self.age(query)
             case Sex(value):
@@ -168,14 +183,15 @@ class _Compiler:
                 return and_(col(Patient.commune_insee).is_not(None),
                             col(Patient.commune_insee).in_(insee))
             case Pregnant():
-                return self.having_facts(coding_alternatives(self.vocab.concept("pregnant")),
-                                         ("condition",), self.pregnancy(), None)
+                pregnancy = coding_alternatives(self.vocab.concept("pregnant"))
+                found: _Found = (pregnancy, ("condition",), self.pregnancy(), None)
+                return self.having_facts(*found) if top else self.own_facts(*found)
             case Facts():
                 dated = query.window is not None and query.kind not in ("condition",
                                                                          "medication")
-                return self.having_facts(self.codings(query.codes, dated=dated),
-                                         FACT_KINDS[query.kind],
-                                         self.when(query), query.count)
+                found = (self.codings(query.codes, dated=dated and top),
+                         FACT_KINDS[query.kind], self.when(query), query.count)
+                return self.having_facts(*found) if top else self.own_facts(*found)
         raise TypeError(f"not a query node: {query!r}")
 
     def age(self, age: Age) -> ColumnElement[bool]:
@@ -268,6 +284,18 @@ class _Compiler:
                 grouped.having(not_(compare(distinct_dates, count.cmp, count.n))))
         return col(Patient.id).in_(grouped.having(compare(distinct_dates, count.cmp, count.n)))
 
+    def own_facts(self, codings: list[ColumnElement[bool]], kinds: tuple[str, ...],
+                  when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
+        """A test of the current patient's codings: a seek on ix_coding_patient, then the
+        few codings of that patient read from the index."""
+        mine = (col(FactCoding.patient_id) == Patient.id, or_(*codings) if codings else false(),
+                col(FactCoding.kind).in_(kinds), when)
+        if count is None:
+            return exists().where(*mine)
+        distinct_dates = (sa_select(func.count(col(FactCoding.start_date).distinct()))
+                          .where(*mine).scalar_subquery())
+        return compare(distinct_dates, count.cmp, count.n)
+
     def active(self, kind: str, window: Window | None) -> ColumnElement[bool]:
         start, end, status = col(FactCoding.start_date), col(FactCoding.end_date), _status()
         started = or_(start.is_(None), start <= self.as_of)
@@ -293,14 +321,36 @@ class _Compiler:
                     _status().not_in(INACTIVE_CONDITION_STATUSES))
 
 
-def _check_cost(query: Query) -> int:
-    """SQLite tests an `and` left to right and stops at the first false: the patient's own
-    columns first, then the sets of facts."""
-    if isinstance(query, Age | Sex | Fragility | Commune):
+# How rare matching patients usually are, rarest first. The rarest positive criterion of an
+# `and` drives the search: its set is built once from ix_coding_cohort; the others are
+# tested only for the patients it found, through ix_coding_patient, so that no large set
+# (ten thousand flu vaccines) is built for a hundred patients.
+DRIVER_RANK = {"condition": 1, "medication": 2, "act": 3, "contact": 3, "lab": 4, "vaccine": 5}
+
+
+def _driver(operands: tuple[Query, ...]) -> Query | None:
+    """The operand whose patients are looked up first: the rarest positive fact criterion
+    (not one a patient without any fact meets, like `count < 3`)."""
+    candidates = [(0 if isinstance(q, Pregnant) else DRIVER_RANK[q.kind], index, q)
+                  for index, q in enumerate(operands)
+                  if isinstance(q, Pregnant)
+                  or (isinstance(q, Facts) and not (q.count and holds(q.count.cmp, 0,
+                                                                       q.count.n)))]
+    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+
+
+def _check_cost(query: Query, driver: Query | None) -> int:
+    """SQLite tests an `and` left to right and stops at the first false: the driver, then
+    the patient's own columns, then the fact tests (rare kinds first), counts last."""
+    if query is driver:
         return 0
-    if isinstance(query, Pregnant | Facts):
+    if isinstance(query, Age | Sex | Fragility | Commune):
         return 1
-    return 2  # nested and/or/not
+    if isinstance(query, Pregnant):
+        return 2
+    if isinstance(query, Facts):
+        return 3 + DRIVER_RANK[query.kind] + (10 if query.count else 0)
+    return 20  # nested and/or/not
 
 
 def _status() -> ColumnElement[str]:

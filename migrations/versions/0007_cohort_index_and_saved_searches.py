@@ -5,9 +5,10 @@ Revises: 0005
 Create Date: 2026-12-01 18:40:00
 
 Each coding gets its fact's kind, status and dates (filled here from clinical_fact, then
-by whoever writes facts), and ix_coding_cohort covers every column a cohort criterion
-reads, so a criterion is one ordered range of that index, never a look-up per fact.
-It replaces ix_coding_system_code (system, code, patient_id), which it extends.
+by whoever writes facts), and two indexes cover every column a cohort criterion reads:
+ix_coding_cohort (by code: the patients having some codes) and ix_coding_patient (by
+patient: one patient's codings), so a criterion never looks a fact up. ix_coding_cohort
+replaces ix_coding_system_code (system, code, patient_id), which it extends.
 """
 
 from collections.abc import Sequence
@@ -43,6 +44,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_coding_cohort', ['system', 'code', 'kind', 'start_date',
                                                    'end_date', 'status', 'patient_id'],
                               unique=False)
+        batch_op.create_index('ix_coding_patient', ['patient_id', 'system', 'code', 'kind',
+                                                    'start_date', 'end_date', 'status'],
+                              unique=False)
 
     op.create_table('saved_search',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -62,6 +66,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_saved_search_name'))
     op.drop_table('saved_search')
     with op.batch_alter_table('fact_coding', schema=None) as batch_op:
+        batch_op.drop_index('ix_coding_patient')
         batch_op.drop_index('ix_coding_cohort')
         batch_op.create_index('ix_coding_system_code', ['system', 'code', 'patient_id'],
                               unique=False)
