@@ -143,9 +143,8 @@ def naive_import(session: Session, bundle: dict[str, Any]) -> None:
         concept = (resource.get("code") or resource.get("vaccineCode")
                    or resource.get("medicationCodeableConcept") or resource["type"][0])
         for coding in concept["coding"]:
-            session.add(FactCoding(fact_id=fact.id, patient_id=ins.id,
-                                   system=system_key(coding["system"]),
-                                   code=normalize_code(coding["code"])))
+            session.add(FactCoding.of(fact, system=system_key(coding["system"]),
+                                      code=normalize_code(coding["code"])))
             session.flush()
 
 

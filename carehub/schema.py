@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from carehub.caseload import models as caseload_models
+from carehub.cohort import models as cohort_models
 from carehub.coordination import audit as coordination_audit
 from carehub.coordination import models as coordination_models
 from carehub.directory import models as directory_models
@@ -14,6 +15,7 @@ from carehub.users import models as users_models
 __all__ = [
     "SQLModel",
     "caseload_models",
+    "cohort_models",
     "coordination_audit",
     "coordination_models",
     "directory_models",

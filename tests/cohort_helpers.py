@@ -8,7 +8,7 @@ from datetime import date
 from sqlmodel import Session
 
 from carehub.caseload.coding import normalize_code
-from carehub.caseload.models import ClinicalFact, FactCoding, Patient
+from carehub.caseload.models import FACT_COPIED, ClinicalFact, FactCoding, Patient
 from carehub.users.services import ensure_user
 
 
@@ -32,6 +32,20 @@ def add_fact(session: Session, patient_id: uuid.UUID, kind: str, *codes: tuple[s
     session.add(fact)
     session.flush()
     for system, code in codes:
-        session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system=system,
-                               code=normalize_code(code), original_code=code))
+        session.add(FactCoding.of(fact, system=system, code=normalize_code(code),
+                                  original_code=code))
     session.flush()
+
+
+def mismatched_copies(session: Session) -> int:
+    """Codings whose copied kind, status or dates differ from their fact's (should be 0)."""
+    from sqlalchemy import func, or_, select
+    from sqlmodel import col
+
+    differs = [col(getattr(FactCoding, name)).is_not(col(getattr(ClinicalFact, name)))
+               for name in FACT_COPIED]
+    return session.execute(
+        select(func.count()).select_from(FactCoding)
+        .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
+        .where(or_(*differs, col(FactCoding.patient_id) != ClinicalFact.patient_id))
+    ).scalar_one()

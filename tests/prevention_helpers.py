@@ -66,8 +66,8 @@ def add_fact(session: Session, patient_id: uuid.UUID, kind: str, *codes: tuple[s
     session.add(fact)
     session.flush()
     for system, code in codes:
-        session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system=system,
-                               code=normalize_code(code), original_code=code))
+        session.add(FactCoding.of(fact, system=system, code=normalize_code(code),
+                                  original_code=code))
     session.flush()
     return fact.id
 

@@ -39,6 +39,7 @@ from carehub.identifiers import ins_problem, is_valid_rpps
 from carehub.keystore import KeyFileStore
 from carehub.phones import parse_phone
 from carehub.sync.outbox import OutboxEntry
+from tests.cohort_helpers import mismatched_copies
 
 AS_OF = date(2025, 11, 3)
 CASELOAD_SIZE = 400
@@ -360,3 +361,7 @@ def test_every_patient_has_an_audit_event_and_an_outbox_entry(session: Session) 
                           .where(OutboxEntry.entity == "patient")).one()
     assert outbox == CASELOAD_SIZE
     assert verify_chain(session).intact
+
+
+def test_every_coding_carries_its_fact_kind_status_and_dates(session: Session) -> None:
+    assert mismatched_copies(session) == 0

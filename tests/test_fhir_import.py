@@ -23,6 +23,7 @@ from carehub.db import Database
 from carehub.errors import InputError
 from carehub.sync.outbox import OutboxEntry
 from carehub.users.models import User
+from tests.cohort_helpers import mismatched_copies
 
 DATA = Path(__file__).parent / "data" / "fhir"
 PRACTICE = DATA / "practice_export.json"
@@ -217,6 +218,10 @@ def test_a_changed_export_updates_changed_fields_and_adds_new_facts(db: Database
         assert (goitre_fact.status, str(goitre_fact.end_date)) == ("resolved", "2025-02-01")
         assert session.exec(select(func.count()).select_from(FactCoding).where(
             FactCoding.fact_id == goitre_fact.id)).one() == 2
+        # The codings carry the fact's new status and dates (cohort SQL reads them there).
+        assert mismatched_copies(session) == 0
+        assert {(c.status, str(c.end_date)) for c in session.exec(select(FactCoding).where(
+            FactCoding.fact_id == goitre_fact.id))} == {("resolved", "2025-02-01")}
     assert counts(db)["OutboxEntry"] == outbox_before + 1
 
 

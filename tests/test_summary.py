@@ -36,8 +36,8 @@ def _fact(db: Database, patient_id: uuid.UUID, kind: str, codes: list[tuple[str,
         session.add(fact)
         session.flush()
         for system, code in codes:
-            session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system=system,
-                                   code=normalize_code(code), original_code=code))
+            session.add(FactCoding.of(fact, system=system, code=normalize_code(code),
+                                      original_code=code))
 
 
 def test_identity_phones_and_circle(db: Database) -> None:
@@ -172,8 +172,7 @@ def test_summary_and_timeline_take_few_queries_for_hundreds_of_facts(db: Databas
                                 start_date=date(2020, 1, 1) + timedelta(days=day))
             session.add(fact)
             session.flush()
-            session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system="loinc",
-                                   code="4548-4"))
+            session.add(FactCoding.of(fact, system="loinc", code="4548-4"))
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:

@@ -68,8 +68,8 @@ def _fact_with(db: Database, codings: list[tuple[str, str]]) -> uuid.UUID:
         session.add(fact)
         session.flush()
         for system, code in codings:
-            session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system=system,
-                                   code=normalize_code(code), original_code=code))
+            session.add(FactCoding.of(fact, system=system, code=normalize_code(code),
+                                      original_code=code))
         return fact.id
 
 
@@ -99,4 +99,4 @@ def test_coding_condition_uses_the_system_and_code_index(db: Database) -> None:
         query = select(col(FactCoding.fact_id)).where(coding_condition("insulin"))
         plan = session.connection().exec_driver_sql(
             "EXPLAIN QUERY PLAN " + str(query.compile(compile_kwargs={"literal_binds": True})))
-        assert "ix_coding_system_code" in " ".join(str(row) for row in plan)
+        assert "ix_coding_cohort" in " ".join(str(row) for row in plan)

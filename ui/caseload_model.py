@@ -8,9 +8,10 @@ is debounced and numbered: the results of an older search are dropped.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,6 +31,8 @@ from sqlmodel import Session
 from carehub.caseload.services import PatientRow, patient_rows, search_patient_ids
 from carehub.phones import format_phone
 from ui.worker import DatabaseWorker
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 MAX_CACHED_PAGES = 64  # ~13,000 lines in memory at most, whatever the caseload size
@@ -99,30 +102,60 @@ class CaseloadQuery:
     care_manager: str | None = None
 
 
+Finder = Callable[[Session], Sequence[uuid.UUID]]  # a search: the ids it finds, in order
+
+
 @dataclass(frozen=True)
 class _SearchResult:
-    ids: list[uuid.UUID]
+    ids: Sequence[uuid.UUID]
     first_page: list[PatientRow]
 
 
-def _search(session: Session, query: CaseloadQuery) -> _SearchResult:
-    ids = search_patient_ids(session, text=query.text, statuses=query.statuses,
-                             fragility_levels=query.fragility_levels,
-                             care_manager=query.care_manager)
+def _search(session: Session, find: Finder) -> _SearchResult:
+    ids = find(session)
     return _SearchResult(ids, patient_rows(session, ids=ids[:PAGE_SIZE]))
+
+
+def cell_text(row: PatientRow, column: int, today: date) -> str:
+    """What the table (and an export) shows in `column` for the patient's line."""
+    match column:
+        case 0:
+            if row.used_name and row.used_name != row.birth_name:
+                return f"{row.used_name} ({row.birth_name})"
+            return row.birth_name
+        case 1:
+            return row.given_names
+        case 2:
+            return row.birth_date.strftime("%d/%m/%Y")
+        case 3:
+            return str(age_on(row.birth_date, today))
+        case 4:
+            return row.commune_name or ""
+        case 5:
+            return format_phone(row.phone_e164) if row.phone_e164 else ""
+        case 6:
+            return row.ins or ""
+        case 7:
+            return status_label(row.status)
+        case 8:
+            return fragility_label(row.fragility_level)
+        case 9:
+            return row.care_manager or ""
+    return ""
 
 
 class CaseloadModel(QAbstractTableModel):
     """Rows = the matching patients in name order; lines fetched in pages on the worker."""
 
     resultShown = Signal(int)  # a new search's ids and first page are shown; the row count
+    searchFailed = Signal(object)  # the current search raised this exception
     pageLoaded = Signal(int)  # a page (by number) arrived and was shown
 
     def __init__(self, worker: DatabaseWorker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._worker = worker
         self._query = CaseloadQuery()
-        self._ids: list[uuid.UUID] = []
+        self._ids: Sequence[uuid.UUID] = []
         self._pages: OrderedDict[int, list[PatientRow]] = OrderedDict()
         self._pending_pages: set[int] = set()
         self._generation = 0
@@ -141,6 +174,9 @@ class CaseloadModel(QAbstractTableModel):
     def set_query(self, query: CaseloadQuery, *, immediate: bool = False) -> None:
         """A new search: run after a short pause in typing (or now)."""
         self._query = query
+        self._schedule(immediate=immediate)
+
+    def _schedule(self, *, immediate: bool) -> None:
         if immediate:
             self._debounce.stop()
             self.refresh()
@@ -152,9 +188,22 @@ class CaseloadModel(QAbstractTableModel):
         self._debounce.stop()
         self._generation += 1
         generation = self._generation
+        find = self._finder()
+        self._worker.submit(lambda session: _search(session, find),
+                            on_success=lambda result: self._show_result(generation, result),
+                            on_error=lambda exc: self._search_failed(generation, exc))
+
+    def _finder(self) -> Finder:
+        """The search the rows come from (subclasses search otherwise)."""
         query = self._query
-        self._worker.submit(lambda session: _search(session, query),
-                            on_success=lambda result: self._show_result(generation, result))
+        return lambda session: search_patient_ids(
+            session, text=query.text, statuses=query.statuses,
+            fragility_levels=query.fragility_levels, care_manager=query.care_manager)
+
+    def _search_failed(self, generation: int, exc: BaseException) -> None:
+        if generation == self._generation:
+            log.error("search failed: %r", exc)
+            self.searchFailed.emit(exc)
 
     def patient_id(self, row: int) -> uuid.UUID | None:
         return self._ids[row] if 0 <= row < len(self._ids) else None
@@ -242,33 +291,7 @@ class CaseloadModel(QAbstractTableModel):
             self._request_page(page)
             return PLACEHOLDER if role == Qt.ItemDataRole.DisplayRole else None
         self._pages.move_to_end(page)
-        return self._cell(row, index.column())
-
-    def _cell(self, row: PatientRow, column: int) -> str:
-        match column:
-            case 0:
-                if row.used_name and row.used_name != row.birth_name:
-                    return f"{row.used_name} ({row.birth_name})"
-                return row.birth_name
-            case 1:
-                return row.given_names
-            case 2:
-                return row.birth_date.strftime("%d/%m/%Y")
-            case 3:
-                return str(age_on(row.birth_date, self._today))
-            case 4:
-                return row.commune_name or ""
-            case 5:
-                return format_phone(row.phone_e164) if row.phone_e164 else ""
-            case 6:
-                return row.ins or ""
-            case 7:
-                return status_label(row.status)
-            case 8:
-                return fragility_label(row.fragility_level)
-            case 9:
-                return row.care_manager or ""
-        return ""
+        return cell_text(row, index.column(), self._today)
 
     def visible_rows(self) -> Sequence[int]:
         """Rows whose line is loaded (for tests and the benchmarks)."""

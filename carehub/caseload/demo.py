@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from carehub.caseload.coding import normalize_code
 from carehub.caseload.models import (
+    FACT_COPIED,
     ClinicalFact,
     Consent,
     FactCoding,
@@ -163,7 +164,7 @@ def rpps_with_key(first10: str) -> str:
 FACT_COLUMNS = ("id", "patient_id", "kind", "status", "start_date", "end_date", "display",
                 "value_num", "value_unit", "value_text", "encounter_class", "created_at")
 CODING_COLUMNS = ("fact_id", "patient_id", "system", "code", "system_uri", "original_code",
-                  "display")
+                  "display", *FACT_COPIED)
 
 
 class TableSink:
@@ -677,17 +678,19 @@ class History:
         fact_id = self.gen.hex_uuid()
         patient_id = self.patient_hex
         # Stored forms (FACT_COLUMNS order): UUIDs as 32 hex digits, dates ISO.
+        first, last = start.isoformat(), end.isoformat() if end else None
         self.facts.append((
-            fact_id, patient_id, kind, status, start.isoformat(),
-            end.isoformat() if end else None, display or codings[0][2], value_num, value_unit,
-            value_text, encounter_class, self.created,
+            fact_id, patient_id, kind, status, first, last, display or codings[0][2],
+            value_num, value_unit, value_text, encounter_class, self.created,
         ))
         # No system URI (there is no source document) and the published form of the code
-        # only where normalising changed it (E11.9 -> E119): a smaller file.
+        # only where normalising changed it (E11.9 -> E119): a smaller file. Then the
+        # fact's columns every coding carries (FACT_COPIED).
         for system, code, shown in codings:
             normal = normalize_code(code)
             self.codings.append((fact_id, patient_id, system, normal, None,
-                                 code if normal != code else None, shown))
+                                 code if normal != code else None, shown,
+                                 kind, status, first, last))
 
     def day(self, first: date, last: date) -> date:
         return self.gen.day_between(first, last)

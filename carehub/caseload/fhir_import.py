@@ -33,7 +33,13 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from carehub.caseload.coding import normalize_code, system_key
-from carehub.caseload.models import ClinicalFact, FactCoding, Patient, PatientPhone
+from carehub.caseload.models import (
+    FACT_COPIED,
+    ClinicalFact,
+    FactCoding,
+    Patient,
+    PatientPhone,
+)
 from carehub.caseload.services import search_text_for, sort_key_for
 from carehub.changes import log_changes
 from carehub.coordination.audit import Change, record_events
@@ -1141,7 +1147,8 @@ class _Writer:
                 fact_id = known[0]
                 rewritten.append({**fact.row, "id": fact_id})
                 updated[patient_id] += 1
-            coding_rows.extend({**c, "fact_id": fact_id, "patient_id": patient_id}
+            copied = {name: fact.row[name] for name in FACT_COPIED}
+            coding_rows.extend({**c, **copied, "fact_id": fact_id, "patient_id": patient_id}
                                for c in fact.codings)
         self._rewrite(rewritten)
         with _large_page_cache(self.session, len(fact_rows) + len(coding_rows)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -150,21 +151,40 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+PrefixTest = Callable[[str, str, str], ColumnElement[bool]]  # (system, low, high) -> on code
+
+
+def prefix_range(_system: str, low: str, high: str) -> ColumnElement[bool]:
+    return and_(col(FactCoding.code) >= low, col(FactCoding.code) < high)
+
+
 def coding_condition(concept: Concept | str) -> ColumnElement[bool]:
-    """SQL condition on FactCoding rows meaning `concept` (a Concept or a shipped name).
+    """SQL condition on FactCoding rows meaning `concept` (a Concept or a shipped name)."""
+    alternatives = coding_alternatives(concept)
+    return or_(*alternatives) if alternatives else false()
+
+
+def coding_alternatives(concept: Concept | str, *, prefix_test: PrefixTest = prefix_range
+                        ) -> list[ColumnElement[bool]]:
+    """The conditions on FactCoding rows, one per system's exact codes and one per prefix,
+    any of which means `concept`.
 
     A prefix P* matches P <= code < next(P): the same rows as code LIKE 'P%' for our
-    upper-case normalised codes, but SQLite can answer it from ix_coding_system_code.
+    upper-case normalised codes, but SQLite can answer it from an index on (system, code).
+    Each alternative names its system (system = K AND code range), so that SQLite reads
+    each one as its own range of the index, not every code of the system. `prefix_test`
+    may write the test on the code of a prefix otherwise (the cohort compiler does, and
+    asks each alternative apart: SQLite answers an OR of index ranges by reading the
+    table's rows, a UNION ALL of them from the index alone).
     """
     found = concept if isinstance(concept, Concept) else vocabulary().concept(concept)
-    per_system = []
+    alternatives: list[ColumnElement[bool]] = []
     for key, codes in found.codes.items():
+        system = col(FactCoding.system) == key
         exact = [c for c in codes if not c.endswith("*")]
-        prefixes = [c[:-1] for c in codes if c.endswith("*")]
-        matches: list[ColumnElement[bool]] = []
         if exact:
-            matches.append(col(FactCoding.code).in_(exact))
-        matches.extend(and_(col(FactCoding.code) >= p, col(FactCoding.code) < _next_prefix(p))
-                       for p in prefixes)
-        per_system.append(and_(col(FactCoding.system) == key, or_(*matches)))
-    return or_(*per_system) if per_system else false()
+            alternatives.append(and_(system, col(FactCoding.code).in_(exact)))
+        prefixes = [c[:-1] for c in codes if c.endswith("*")]
+        alternatives.extend(and_(system, prefix_test(key, p, _next_prefix(p)))
+                            for p in prefixes)
+    return alternatives

@@ -1,9 +1,17 @@
 """A parsed cohort query compiled to ONE SQL SELECT of patient ids; nothing is filtered in Python.
 
-Each fact criterion becomes `patient.id IN (SELECT patient_id FROM fact_coding JOIN
-clinical_fact ...)`: SQLite builds that set once from ix_coding_system_code (prefixes are
-ranges `code >= 'E10' AND code < 'E11'`, as vocabulary.coding_condition writes them), and
-`not`/`except` become NOT IN, so patients without any fact are handled like the others.
+A coding carries its fact's kind, status and dates (migration 0007), so a fact criterion
+reads codings alone, from one of two covering indexes:
+- as a set, `patient.id IN (SELECT patient_id FROM fact_coding WHERE ...)`, built once from
+  ix_coding_cohort (system, code, kind, start_date, end_date, status, patient_id): a UNION
+  ALL of one range per code list or prefix (prefixes are ranges `code >= 'E10' AND code <
+  'E11'`, as vocabulary.coding_alternatives writes them);
+- as a test of the current patient, `EXISTS (... WHERE patient_id = patient.id ...)`, a seek
+  on ix_coding_patient (patient_id, system, code, ...), for the criteria of an `and` beside
+  its driver, the rarest positive criterion whose set finds the candidates.
+A fact with two matching codings puts its patient in a set twice, which changes nothing,
+and counts are of distinct dates. `not`/`except` become NOT IN / NOT EXISTS, so patients
+without any fact are handled like the others.
 Patient criteria are plain column tests; a NULL column makes its test false, never NULL, so
 that `not` stays the complement.
 
@@ -26,10 +34,9 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     ColumnOperators,
     Select,
@@ -42,14 +49,15 @@ from sqlalchemy import (
     or_,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from carehub.caseload.models import ClinicalFact, FactCoding, Patient
+from carehub.caseload.models import FactCoding, Patient
 from carehub.caseload.summary import ENDED_MEDICATION_STATUSES, INACTIVE_CONDITION_STATUSES
-from carehub.caseload.vocabulary import Concept, Vocabulary, coding_condition, vocabulary
+from carehub.caseload.vocabulary import Concept, Vocabulary, coding_alternatives, vocabulary
 from carehub.cohort.parser import (
     Age,
     And,
@@ -140,28 +148,30 @@ def compile_query(query: Query, *, as_of: date, care_manager: str | None = None,
     return select.order_by(col(Patient.sort_key), col(Patient.id))
 
 
-# How rare matching patients usually are, rarest first: the rarest positive criterion of an
-# `and` drives the search (its set is built once from ix_coding_system_code); the others are
-# checked only for the patients it found, through ix_fact_patient_kind.
-DRIVER_RANK = {"condition": 1, "medication": 2, "act": 3, "contact": 3, "lab": 4, "vaccine": 5}
+_Found: TypeAlias = tuple[list[ColumnElement[bool]], tuple[str, ...], ColumnElement[bool],
+                         Count | None]  # codings, kinds, dates and status, count
 
 
 class _Compiler:
     def __init__(self, as_of: date, vocab: Vocabulary) -> None:
         self.as_of = as_of
         self.vocab = vocab
+        self._ctes = 0
 
     def condition(self, query: Query, *, top: bool = True) -> ColumnElement[bool]:
-        """`top`: the patient set may come from this node (not under a `not`)."""
+        """`top`: this node may be asked of every patient, so it finds its patients as a
+        set; below an `and`'s driver it is asked only of the driver's patients, so it
+        tests each one's own codings."""
         match query:
             case Or(operands):
                 return or_(*(self.condition(q, top=top) for q in operands))
             case And(operands):
-                driver = self.driver(operands) if top else None
+                driver = _driver(operands) if top else None
                 ordered = sorted(operands, key=lambda q: _check_cost(q, driver))
-                return and_(*(self.condition(q, top=q is driver) for q in ordered))
+                return and_(*(self.condition(q, top=(driver is None and top) or q is driver)
+                              for q in ordered))
             case Not(operand):
-                return not_(self.condition(operand, top=False))
+                return not_(self.condition(operand, top=top))
             case Age():
                 return self.age(query)
             case Sex(value):
@@ -173,22 +183,16 @@ class _Compiler:
                 return and_(col(Patient.commune_insee).is_not(None),
                             col(Patient.commune_insee).in_(insee))
             case Pregnant():
-                return self.facts_test(self.pregnancy(), None, top=top)
+                pregnancy = coding_alternatives(self.vocab.concept("pregnant"))
+                found: _Found = (pregnancy, ("condition",), self.pregnancy(), None)
+                return self.having_facts(*found) if top else self.own_facts(*found)
             case Facts():
-                codings, when = self.codings(query.codes), self.when(query)
-                return self.facts_test((codings, FACT_KINDS[query.kind], when), query.count,
-                                       top=top)
+                dated = query.window is not None and query.kind not in ("condition",
+                                                                         "medication")
+                found = (self.codings(query.codes, dated=dated and top),
+                         FACT_KINDS[query.kind], self.when(query), query.count)
+                return self.having_facts(*found) if top else self.own_facts(*found)
         raise TypeError(f"not a query node: {query!r}")
-
-    @staticmethod
-    def driver(operands: tuple[Query, ...]) -> Query | None:
-        """The operand whose patients are looked up first: the rarest positive fact criterion."""
-        candidates = [(0 if isinstance(q, Pregnant) else DRIVER_RANK[q.kind], index, q)
-                      for index, q in enumerate(operands)
-                      if isinstance(q, Pregnant)
-                      or (isinstance(q, Facts) and not (q.count and holds(q.count.cmp, 0,
-                                                                           q.count.n)))]
-        return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
     def age(self, age: Age) -> ColumnElement[bool]:
         birth = col(Patient.birth_date)
@@ -204,10 +208,15 @@ class _Compiler:
                 tests.append(birth > earliest_excluded)
         return and_(true(), *tests)
 
-    # -- facts
+    # -- facts, read from their codings alone (FactCoding carries the fact's columns)
 
-    def codings(self, codes: tuple[Code | ConceptRef, ...]) -> ColumnElement[bool]:
-        """FactCoding rows of any of the codes or concepts (a concept brings all its codes)."""
+    def codings(self, codes: tuple[Code | ConceptRef, ...], *, dated: bool = False
+                ) -> list[ColumnElement[bool]]:
+        """FactCoding rows of any of the codes or concepts (a concept brings all its codes).
+
+        `dated`: the criterion has a window; then each code of a prefix is looked up
+        (_codes_of_prefix) so that the window becomes a range of the index under each code.
+        """
         per_system: dict[str, list[str]] = defaultdict(list)
         for item in codes:
             if isinstance(item, ConceptRef):
@@ -217,13 +226,33 @@ class _Compiler:
                 per_system[item.system].append(item.code + ("*" if item.prefix else ""))
         merged = Concept(name="query", label="", category="lab", sex=None,
                          codes={k: tuple(dict.fromkeys(v)) for k, v in per_system.items()})
-        return coding_condition(merged)
+        if dated:
+            return coding_alternatives(merged, prefix_test=self._codes_of_prefix)
+        return coding_alternatives(merged)
+
+    def _codes_of_prefix(self, system: str, low: str, high: str) -> ColumnElement[bool]:
+        """`code IN (the distinct codes stored under the prefix)`, found by a skip-scan of
+        the index (a recursive CTE: each step is one seek to the next greater code), so that
+        ATC J07BB* reads this year's flu vaccines, not ten years of them."""
+        self._ctes += 1
+        code = col(FactCoding.code)
+        first = (sa_select(func.min(code).label("code"))
+                 .where(col(FactCoding.system) == system, code >= low, code < high)
+                 .cte(f"prefix_codes_{self._ctes}", recursive=True))
+        other = aliased(FactCoding)
+        other_code = col(other.code)
+        following = (sa_select(func.min(other_code))
+                     .where(col(other.system) == system, other_code > first.c.code,
+                            other_code < high)
+                     .scalar_subquery())
+        codes = first.union_all(sa_select(following).where(first.c.code.is_not(None)))
+        return code.in_(sa_select(codes.c.code).where(codes.c.code.is_not(None)))
 
     def when(self, facts: Facts) -> ColumnElement[bool]:
         """What a matching fact's dates and status must say."""
         if facts.kind in ("condition", "medication"):
             return self.active(facts.kind, facts.window)
-        start = col(ClinicalFact.start_date)
+        start = col(FactCoding.start_date)
         happened = _status().not_in(NOT_DONE_STATUSES)
         if facts.window is not None:
             dated = and_(start >= window_start(facts.window, self.as_of), start <= self.as_of)
@@ -233,42 +262,42 @@ class _Compiler:
             dated = and_(dated, start.is_not(None))
         return and_(happened, dated)
 
-    def facts_test(self, match: tuple[ColumnElement[bool], tuple[str, ...], ColumnElement[bool]],
-                   count: Count | None, *, top: bool) -> ColumnElement[bool]:
-        codings, kinds, when = match
-        if top:
-            return self.found_set(codings, kinds, when, count)
-        return self.per_patient(codings, kinds, when, count)
-
-    def found_set(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
-                  when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
-        """`patient.id IN (the patients with matching facts)`, built once from the codings."""
-        matching = (sa_select(col(FactCoding.patient_id))
-                    .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
-                    .where(codings, col(ClinicalFact.kind).in_(kinds), when))
+    def having_facts(self, codings: list[ColumnElement[bool]], kinds: tuple[str, ...],
+                     when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
+        """`patient.id IN (the patients with matching facts)`: SQLite builds that set once,
+        from ranges of ix_coding_cohort (a UNION ALL, one per code list or prefix), reading
+        neither a fact row nor a coding row."""
+        patient_id, start = col(FactCoding.patient_id), col(FactCoding.start_date)
+        columns = (patient_id,) if count is None else (patient_id, start)
+        branches = [sa_select(*columns).where(alternative, col(FactCoding.kind).in_(kinds),
+                                              when) for alternative in codings]
+        if not branches:  # no code at all: no fact matches
+            branches = [sa_select(*columns).where(false())]
+        matching = branches[0] if len(branches) == 1 else union_all(*branches)
         if count is None:
             return col(Patient.id).in_(matching)
-        distinct_dates = func.count(col(ClinicalFact.start_date).distinct())
-        grouped = matching.group_by(col(FactCoding.patient_id))
+        found = matching.subquery()
+        distinct_dates = func.count(found.c.start_date.distinct())
+        grouped = sa_select(found.c.patient_id).group_by(found.c.patient_id)
         if holds(count.cmp, 0, count.n):  # "count < 3" also holds for no occurrence at all
             return col(Patient.id).not_in(
                 grouped.having(not_(compare(distinct_dates, count.cmp, count.n))))
         return col(Patient.id).in_(grouped.having(compare(distinct_dates, count.cmp, count.n)))
 
-    def per_patient(self, codings: ColumnElement[bool], kinds: tuple[str, ...],
-                    when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
-        """A test of the current patient's facts: a seek on ix_fact_patient_kind, then codings."""
-        coded = exists().where(col(FactCoding.fact_id) == ClinicalFact.id, _by_fact(codings))
-        mine = (col(ClinicalFact.patient_id) == Patient.id, col(ClinicalFact.kind).in_(kinds),
-                when, coded)
+    def own_facts(self, codings: list[ColumnElement[bool]], kinds: tuple[str, ...],
+                  when: ColumnElement[bool], count: Count | None) -> ColumnElement[bool]:
+        """A test of the current patient's codings: a seek on ix_coding_patient, then the
+        few codings of that patient read from the index."""
+        mine = (col(FactCoding.patient_id) == Patient.id, or_(*codings) if codings else false(),
+                col(FactCoding.kind).in_(kinds), when)
         if count is None:
             return exists().where(*mine)
-        distinct_dates = (sa_select(func.count(col(ClinicalFact.start_date).distinct()))
+        distinct_dates = (sa_select(func.count(col(FactCoding.start_date).distinct()))
                           .where(*mine).scalar_subquery())
         return compare(distinct_dates, count.cmp, count.n)
 
     def active(self, kind: str, window: Window | None) -> ColumnElement[bool]:
-        start, end, status = col(ClinicalFact.start_date), col(ClinicalFact.end_date), _status()
+        start, end, status = col(FactCoding.start_date), col(FactCoding.end_date), _status()
         started = or_(start.is_(None), start <= self.as_of)
         if kind == "condition":
             ended, never, still = INACTIVE_CONDITION_STATUSES, NEVER_TRUE_CONDITION_STATUSES, \
@@ -284,18 +313,35 @@ class _Compiler:
                     and_(end.is_(None), status.not_in(ended)))
         return and_(started, status.not_in(never), meets)
 
-    def pregnancy(self) -> tuple[ColumnElement[bool], tuple[str, ...], ColumnElement[bool]]:
-        start, end = col(ClinicalFact.start_date), col(ClinicalFact.end_date)
+    def pregnancy(self) -> ColumnElement[bool]:
+        start, end = col(FactCoding.start_date), col(FactCoding.end_date)
         began_after = months_before(self.as_of, PREGNANCY_MONTHS) or date.min
-        when = and_(start > began_after, start <= self.as_of,
+        return and_(start > began_after, start <= self.as_of,
                     or_(end.is_(None), end > self.as_of),
                     _status().not_in(INACTIVE_CONDITION_STATUSES))
-        return coding_condition(self.vocab.concept("pregnant")), ("condition",), when
+
+
+# How rare matching patients usually are, rarest first. The rarest positive criterion of an
+# `and` drives the search: its set is built once from ix_coding_cohort; the others are
+# tested only for the patients it found, through ix_coding_patient, so that no large set
+# (ten thousand flu vaccines) is built for a hundred patients.
+DRIVER_RANK = {"condition": 1, "medication": 2, "act": 3, "contact": 3, "lab": 4, "vaccine": 5}
+
+
+def _driver(operands: tuple[Query, ...]) -> Query | None:
+    """The operand whose patients are looked up first: the rarest positive fact criterion
+    (not one a patient without any fact meets, like `count < 3`)."""
+    candidates = [(0 if isinstance(q, Pregnant) else DRIVER_RANK[q.kind], index, q)
+                  for index, q in enumerate(operands)
+                  if isinstance(q, Pregnant)
+                  or (isinstance(q, Facts) and not (q.count and holds(q.count.cmp, 0,
+                                                                       q.count.n)))]
+    return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
 def _check_cost(query: Query, driver: Query | None) -> int:
     """SQLite tests an `and` left to right and stops at the first false: the driver, then
-    the patient's own columns, then fact lookups (rare kinds first), counts last."""
+    the patient's own columns, then the fact tests (rare kinds first), counts last."""
     if query is driver:
         return 0
     if isinstance(query, Age | Sex | Fragility | Commune):
@@ -307,20 +353,5 @@ def _check_cost(query: Query, driver: Query | None) -> int:
     return 20  # nested and/or/not
 
 
-def _by_fact(codings: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The same test with `system || ''`: SQLite then reads a fact's few codings through
-    ix_fact_coding_fact_id instead of scanning every coding of a prefix per fact."""
-    system = FactCoding.__table__.c.system  # type: ignore[attr-defined]
-    unindexed = system.concat("")
-
-    def swap(element: Any, **_: Any) -> Any:
-        same = isinstance(element, Column) and element.table is system.table \
-            and element.name == "system"
-        return unindexed if same else None
-
-    swapped: ColumnElement[bool] = replacement_traverse(codings, {}, swap)
-    return swapped
-
-
 def _status() -> ColumnElement[str]:
-    return func.lower(func.coalesce(ClinicalFact.status, ""))
+    return func.lower(func.coalesce(FactCoding.status, ""))

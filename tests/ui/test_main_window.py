@@ -270,8 +270,8 @@ def test_a_page_added_by_a_screen_is_a_tab_reached_by_its_shortcut_and_ctrl_f_re
     page = QLabel("Ma page")
     page.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     window.add_page(page, "Ma page", "Ctrl+7")
-    assert [window.pages.tabText(i) for i in range(window.pages.count())] == [
-        "Patients", "Ma journée", "Ma page"]
+    tabs = [window.pages.tabText(i) for i in range(window.pages.count())]
+    assert (tabs[0], tabs[-1]) == ("Patients", "Ma page")  # other screens' pages between
     qtbot.keyClick(window.search_field, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is page
     assert "Ma page" in [a.text() for a in window.view_menu.actions()]

@@ -55,8 +55,7 @@ def jeanne(db: Database) -> tuple[PatientSummary, list[TimelineEntry]]:
             session.add(fact)
             session.flush()
             for system, code in codes:
-                session.add(FactCoding(fact_id=fact.id, patient_id=patient_id, system=system,
-                                       code=code))
+                session.add(FactCoding.of(fact, system=system, code=code))
         add_related_person(session, patient_id=patient_id, actor="alice",
                            data=RelatedPersonInput(name="Tutelle UDAF", is_legal_guardian=True,
                                                    guardianship="tutelle",
