@@ -463,3 +463,10 @@ def flag_phone_for_check(session: Session, *, patient_id: uuid.UUID, actor: str,
                                {"patient_id": str(patient_id), "e164": target.e164,
                                 "needs_check": True}))
     return target.e164
+
+
+def caseload_ids(session: Session, *, user: str) -> list[uuid.UUID]:
+    """The ids of the patients whose care manager is `user` (any status)."""
+    return list(session.exec(
+        select(Patient.id).join(User, col(User.id) == col(Patient.care_manager_id))
+        .where(User.name == user)))

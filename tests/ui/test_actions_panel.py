@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
+from carehub.sync.outbox import pending_count
 from tests.ui import add_patients, grab
 from ui.action_dialog import ActionDialog, idnps_of
 from ui.actions_panel import ActionLine, ActionsModel
@@ -34,6 +35,7 @@ def window(qtbot: QtBot, db: Database, patient_ids: dict[str, uuid.UUID]
     with qtbot.waitSignal(window.actions_ctl.actionsShown, timeout=10_000):
         window.show()
         window.start()  # the first patient is selected and shown, then its actions
+    window.show_page(window.caseload_page)  # the app opens on Ma journée
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     yield window
@@ -83,6 +85,9 @@ def test_an_action_typed_in_the_panel_is_listed_as_recorded_here(
     qtbot.keyClicks(dialog.practitioner_field, "Dr Anne Leroy")
     qtbot.keyClicks(dialog.rpps_field, RPPS)
     qtbot.keyClicks(dialog.note_field, "Rappeler sa fille jeudi")
+    qtbot.waitUntil(lambda: not window.worker.busy)  # start-up reminders are queued too
+    with db.session() as session:
+        pending_before = pending_count(session)
     with qtbot.waitSignal(window.statusUpdated, timeout=10_000):
         _save(qtbot, window, dialog)
     [row] = _rows(window)
@@ -93,7 +98,8 @@ def test_an_action_typed_in_the_panel_is_listed_as_recorded_here(
         [action] = list_actions(session, patient_ref=window.current_patient_id())
     assert (action.type, action.duration_s, action.outcome, action.practitioner_id,
             action.author) == ("call", 720, "reached", "8" + RPPS, "alice")
-    assert window.pending_label.text() == "4 modifications en attente de synchronisation"
+    assert window.pending_label.text() == (
+        f"{pending_before + 1} modifications en attente de synchronisation")
     grab(window, "actions-panel")
     # The Chronologie tab shows it too, among the clinical facts.
     timeline = window.panel.timeline_model

@@ -26,6 +26,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
 from sqlmodel import Session
 
+from carehub.caseload.services import caseload_ids
 from carehub.prevention.services import (
     CallListItem,
     RecomputeReport,
@@ -143,7 +144,11 @@ class DayJobs(QObject):
         as_of, user = self.today(), self.user
 
         def job(session: Session) -> RecomputeReport:
-            return recompute_reminders(session, as_of=as_of, actor=user)
+            # Only her own caseload: a workstation may also hold colleagues' patients
+            # (pulled from the hub); their reminders are theirs to compute, and a whole
+            # team's recompute would hold the database thread for seconds.
+            return recompute_reminders(session, as_of=as_of, actor=user,
+                                       patient_ids=caseload_ids(session, user=user))
 
         self.worker.submit(job, write=True, on_success=self._recomputed,
                            on_error=self._recompute_failed)
