@@ -1,7 +1,7 @@
 """cohort: fact columns copied onto codings with one covering index; saved searches
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 18:40:00
 
 Each coding gets its fact's kind, status and dates (filled here from clinical_fact, then
