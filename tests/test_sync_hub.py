@@ -233,3 +233,19 @@ def test_everything_a_pull_writes_is_audited_and_the_chain_holds(
     assert ("action", str(action), "sync_create", "bob") in events
     assert any(e[0] == "sync" and e[2] == "sync" for e in events)  # the run itself
     assert queued == []  # what came from the hub is not sent back
+
+
+def test_a_patient_pulled_before_her_twin_was_pushed_is_still_one_and_stays_put(
+        hub: Hub, workstation: Workstation) -> None:
+    team(hub, ("alice", "bob"))
+    alice, bob = workstation("alice"), workstation("bob")
+    import_export(alice, "alice")
+    run_sync(alice, hub.url("alice"), "alice")
+    import_export(bob, "bob")
+    run_sync(bob, hub.url("bob"), "bob", push=False)  # re-keyed here before she went out
+    marie = patient_by_ins(alice, MARIE_INS).id
+    assert patient_by_ins(bob, MARIE_INS).id == marie
+    assert run_sync(bob, hub.url("bob"), "bob").refused == 0
+    assert hub.query("SELECT caseload FROM patient WHERE ins = %s", (MARIE_INS,)) == \
+        [("alice",)]
+    assert hub.query("SELECT count(*) FROM patient WHERE ins = %s", (MARIE_INS,)) == [(1,)]
