@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from sqlmodel import select
@@ -12,6 +13,8 @@ from sqlmodel import select
 from carehub.caseload.models import ClinicalFact, Patient
 from carehub.coordination.audit import AuditEvent, verify_chain
 from carehub.db import Database
+from carehub.prevention.models import Reminder
+from carehub.prevention.services import recompute_reminders
 from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import (
     action_delivery,
@@ -249,3 +252,23 @@ def test_a_patient_pulled_before_her_twin_was_pushed_is_still_one_and_stays_put(
     assert hub.query("SELECT caseload FROM patient WHERE ins = %s", (MARIE_INS,)) == \
         [("alice",)]
     assert hub.query("SELECT count(*) FROM patient WHERE ins = %s", (MARIE_INS,)) == [(1,)]
+
+
+def test_reminder_states_reach_the_other_workstations(hub: Hub,
+                                                     workstation: Workstation) -> None:
+    team(hub, ("alice", "bob"))
+    alice, bob = workstation("alice"), workstation("bob")
+    import_export(alice, "alice")
+    with alice.transaction() as session:
+        recompute_reminders(session, as_of=date(2026, 12, 1), actor="alice")
+    with alice.session() as session:
+        mine = {(r.id, r.patient_id, r.reason, r.state, r.due_date)
+                for r in session.exec(select(Reminder))}
+    assert mine
+    run_sync(alice, hub.url("alice"), "alice")
+    run_sync(bob, hub.url("bob"), "bob")
+    with bob.session() as session:
+        theirs = {(r.id, r.patient_id, r.reason, r.state, r.due_date)
+                  for r in session.exec(select(Reminder))}
+    assert theirs == mine
+    assert hub.count("reminder_state") == len(mine)
