@@ -149,7 +149,8 @@ def test_synchroniser_sends_the_action_and_the_hub_acknowledges_it(
     qtbot.waitUntil(lambda: bar.last_sync_label.text().startswith(
         "Dernière synchronisation à"))
     assert not bar.error_label.isVisible()
-    assert bar.refused_label.text() == f"{len(refused)} modifications refusées par le hub"
+    assert bar.refused_label.text() == ("1 modification refusée par le hub" if len(refused) == 1
+                                        else f"{len(refused)} modifications refusées par le hub")
     assert window.pending_label.text() == "Tout est synchronisé"
     assert hub.count("action") == 1
     with db.session() as session:
