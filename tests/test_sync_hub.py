@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from sqlmodel import select
@@ -12,6 +13,8 @@ from sqlmodel import select
 from carehub.caseload.models import ClinicalFact, Patient
 from carehub.coordination.audit import AuditEvent, verify_chain
 from carehub.db import Database
+from carehub.prevention.models import Reminder
+from carehub.prevention.services import recompute_reminders
 from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import (
     action_delivery,
@@ -233,3 +236,39 @@ def test_everything_a_pull_writes_is_audited_and_the_chain_holds(
     assert ("action", str(action), "sync_create", "bob") in events
     assert any(e[0] == "sync" and e[2] == "sync" for e in events)  # the run itself
     assert queued == []  # what came from the hub is not sent back
+
+
+def test_a_patient_pulled_before_her_twin_was_pushed_is_still_one_and_stays_put(
+        hub: Hub, workstation: Workstation) -> None:
+    team(hub, ("alice", "bob"))
+    alice, bob = workstation("alice"), workstation("bob")
+    import_export(alice, "alice")
+    run_sync(alice, hub.url("alice"), "alice")
+    import_export(bob, "bob")
+    run_sync(bob, hub.url("bob"), "bob", push=False)  # re-keyed here before she went out
+    marie = patient_by_ins(alice, MARIE_INS).id
+    assert patient_by_ins(bob, MARIE_INS).id == marie
+    assert run_sync(bob, hub.url("bob"), "bob").refused == 0
+    assert hub.query("SELECT caseload FROM patient WHERE ins = %s", (MARIE_INS,)) == \
+        [("alice",)]
+    assert hub.query("SELECT count(*) FROM patient WHERE ins = %s", (MARIE_INS,)) == [(1,)]
+
+
+def test_reminder_states_reach_the_other_workstations(hub: Hub,
+                                                     workstation: Workstation) -> None:
+    team(hub, ("alice", "bob"))
+    alice, bob = workstation("alice"), workstation("bob")
+    import_export(alice, "alice")
+    with alice.transaction() as session:
+        recompute_reminders(session, as_of=date(2026, 12, 1), actor="alice")
+    with alice.session() as session:
+        mine = {(r.id, r.patient_id, r.reason, r.state, r.due_date)
+                for r in session.exec(select(Reminder))}
+    assert mine
+    run_sync(alice, hub.url("alice"), "alice")
+    run_sync(bob, hub.url("bob"), "bob")
+    with bob.session() as session:
+        theirs = {(r.id, r.patient_id, r.reason, r.state, r.due_date)
+                  for r in session.exec(select(Reminder))}
+    assert theirs == mine
+    assert hub.count("reminder_state") == len(mine)

@@ -23,6 +23,7 @@ from carehub.coordination.models import CoordinationAction
 from carehub.directory.models import Commune
 from carehub.errors import InputError
 from carehub.phones import parse_phone
+from carehub.prevention.models import Reminder
 from carehub.sync.clock import Hlc, from_millis
 from carehub.sync.hub import PATIENT_LINKED, Outcome, Page, PushEntry
 from carehub.sync.models import FieldClock, SyncConflict
@@ -37,7 +38,8 @@ PATIENT_FIELDS: tuple[str, ...] = (*PatientBase.model_fields, "source_system", "
                                    "care_manager", "phones")
 _NAME_FIELDS = frozenset({"birth_name", "used_name", "given_names", "ins", "commune_insee",
                           "phones"})
-LOCAL_MODELS: dict[str, type[SQLModel]] = {"related_person": RelatedPerson, "consent": Consent}
+LOCAL_MODELS: dict[str, type[SQLModel]] = {"related_person": RelatedPerson, "consent": Consent,
+                                           "reminder": Reminder}
 ALL_FIELDS = "*"
 
 
@@ -379,7 +381,7 @@ class PageApplier:
     # -- contacts, consents, reminder states
     def _record(self, row: dict[str, Any]) -> None:
         model = LOCAL_MODELS.get(row["entity"])
-        if model is None:  # reminder states: kept at the hub until reminders exist here
+        if model is None:
             return
         session = self.session
         rid = str(row["id"])

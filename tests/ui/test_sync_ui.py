@@ -12,11 +12,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from sqlmodel import col, select
 
 from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
 from carehub.sync import credentials
-from carehub.sync.outbox import pending_count
+from carehub.sync.outbox import OutboxEntry, pending_count
 from carehub.sync.service import action_delivery, list_conflicts, sync_status
 from carehub.sync.settings import hub_settings, save_hub_settings
 from tests.conftest import Hub
@@ -124,7 +125,7 @@ def test_synchroniser_sends_the_action_and_the_hub_acknowledges_it(
         qtbot: QtBot, db: Database, hub: Hub,
         open_window: Callable[[Database], MainWindow]) -> None:
     hub.grant("alice", follows=["alice"])
-    add_patients(db, care_managers={"paul": "bob"})  # Paul is in Bob's caseload
+    paul = add_patients(db, care_managers={"paul": "bob"})["paul"]  # in Bob's caseload
     configure(db, hub.url("alice"))
     window = open_window(db)
     patient_id = window.current_patient_id()
@@ -137,13 +138,19 @@ def test_synchroniser_sends_the_action_and_the_hub_acknowledges_it(
     assert delivery_texts(window) == ["enregistrée ici"]
     with qtbot.waitSignal(window.actions_ctl.actionsShown, timeout=30_000):
         [report] = press_sync(qtbot, window, "synced")
-    assert report.pushed >= 3 and report.refused == 1  # Paul is not hers to send
+    assert report.pushed >= 3 and report.refused >= 1
+    with db.session() as session:  # Paul and his reminders are not hers to send
+        refused = session.exec(select(OutboxEntry).where(
+            col(OutboxEntry.refused_at).is_not(None))).all()
+    assert {e.entity_id if e.entity == "patient" else e.payload.get("patient_id")
+            for e in refused} == {str(paul)}
     assert delivery_texts(window) == ["reçue par le hub"]
     bar = window.sync_ctl.bar
     qtbot.waitUntil(lambda: bar.last_sync_label.text().startswith(
         "Dernière synchronisation à"))
     assert not bar.error_label.isVisible()
-    assert bar.refused_label.text() == "1 modification refusée par le hub"
+    assert bar.refused_label.text() == ("1 modification refusée par le hub" if len(refused) == 1
+                                        else f"{len(refused)} modifications refusées par le hub")
     assert window.pending_label.text() == "Tout est synchronisé"
     assert hub.count("action") == 1
     with db.session() as session:
@@ -152,10 +159,10 @@ def test_synchroniser_sends_the_action_and_the_hub_acknowledges_it(
     # The refusal is kept, marked and explained in the review dialog.
     dialog = window.sync_ctl.review_conflicts()
     assert isinstance(dialog, ConflictDialog)
-    qtbot.waitUntil(lambda: dialog.refused_model.rowCount() == 1)
-    assert dialog.refused_model.index(0, 2).data() == (
-        "patient d'un portefeuille que vous ne suivez ni ne remplacez")
-    assert dialog.tabs.tabText(1) == "Refusées par le hub (1)"
+    qtbot.waitUntil(lambda: dialog.refused_model.rowCount() == len(refused))
+    reasons = {dialog.refused_model.index(row, 2).data() for row in range(len(refused))}
+    assert "patient d'un portefeuille que vous ne suivez ni ne remplacez" in reasons
+    assert dialog.tabs.tabText(1) == f"Refusées par le hub ({len(refused)})"
     dialog.close()
 
 
