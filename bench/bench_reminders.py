@@ -5,8 +5,9 @@ facts, then a bulk write of what changed with its audit events and outbox entrie
 time (every reminder created) and on a later run (nothing changed: the daily case); and the
 engine alone (`assess`). Naive baseline in the same run: each patient loaded through the ORM
 with its facts and codings, evaluated in Python (carehub.prevention.naive, the tests' oracle)
-and its reminders written one by one through the ORM with one audit call each; timed on a
-sample and scaled to the whole caseload (said so in the output). Both must find the same due
+and its reminders looked up one by one through the ORM (written, with one audit call each,
+when missing); it runs after our recompute, so like our next run it finds them all stored.
+Timed on a sample and scaled to the whole caseload (said so in the output). Both must find the same due
 reasons on the sample. The recompute is kept (the call-list benchmark reads its reminders);
 the naive loop's writes are rolled back.
 
@@ -104,13 +105,15 @@ def main() -> None:
     scale = len(ids) / len(sample)
     print(f"{due:,} due reasons for {len(found.due):,} patients; first recompute created "
           f"{first.created:,} reminders; the second changed {second.updated + second.done}.")
+    # The naive loop runs after our recompute was kept: like our next run, it finds every
+    # reminder stored and has only to evaluate and look them up.
     print_table(f"Recomputing every reminder, {patients:,} patients", (
         "what", "ours", f"naive per-patient ORM loop (sample of {len(sample):,}, scaled)",
         "ratio"), [
         ("engine only (due reasons of everyone)", ms(median(engine_times)), "", ""),
-        ("recompute, first run (all created, audited, queued)", ms(first_s),
-         ms(naive_s * scale), f"{naive_s * scale / first_s:,.0f}x"),
-        ("recompute, next run (nothing changed)", ms(second_s), "", ""),
+        ("recompute, first run (all created, audited, queued)", ms(first_s), "", ""),
+        ("recompute, next run (nothing changed)", ms(second_s), ms(naive_s * scale),
+         f"{naive_s * scale / second_s:,.0f}x"),
     ])
     print(f"naive: {naive_s:.1f} s for {len(sample):,} patients ({written:,} reminders), "
           f"{naive_s / len(sample) * 1000:.1f} ms per patient")
