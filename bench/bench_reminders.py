@@ -7,9 +7,9 @@ engine alone (`assess`). Naive baseline in the same run: each patient loaded thr
 with its facts and codings, evaluated in Python (carehub.prevention.naive, the tests' oracle)
 and its reminders looked up one by one through the ORM (written, with one audit call each,
 when missing); it runs after our recompute, so like our next run it finds them all stored.
-Timed on a sample and scaled to the whole caseload (said so in the output). Both must find the same due
-reasons on the sample. The recompute is kept (the call-list benchmark reads its reminders);
-the naive loop's writes are rolled back.
+Timed on a sample and scaled to the whole caseload (said so in the output). Both must find
+the same due reasons on the sample. The recompute is kept (the call-list benchmark reads
+its reminders); the naive loop's writes are rolled back.
 
     PYTHONPATH=. python bench/bench_reminders.py [--patients 50000] [--sample 1000]
 """
