@@ -155,8 +155,9 @@ def main() -> None:
     rules = load_rules()
     for size in (int(s) for s in args.sizes.split(",")):
         database = demo_database(size)
-        with database.transaction() as session:  # the start of the day (kept: idempotent)
-            recompute_reminders(session, as_of=AS_OF, actor=USER, rules=rules)
+        with database.transaction() as session:  # the start of the day, once per database
+            if session.exec(select(Reminder.id).limit(1)).first() is None:
+                recompute_reminders(session, as_of=AS_OF, actor=USER, rules=rules)
         with Session(database.engine) as session:
             order_s, order = timed(args.repeat, lambda s=session: call_order(
                 s, user=USER, as_of=AS_OF, now=NOW, rules=rules))

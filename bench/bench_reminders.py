@@ -5,9 +5,11 @@ facts, then a bulk write of what changed with its audit events and outbox entrie
 time (every reminder created) and on a later run (nothing changed: the daily case); and the
 engine alone (`assess`). Naive baseline in the same run: each patient loaded through the ORM
 with its facts and codings, evaluated in Python (carehub.prevention.naive, the tests' oracle)
-and its reminders written one by one through the ORM with one audit call each; timed on a
-sample and scaled to the whole caseload (said so in the output). Both must find the same due
-reasons on the sample. Everything written is rolled back.
+and its reminders looked up one by one through the ORM (written, with one audit call each,
+when missing); it runs after our recompute, so like our next run it finds them all stored.
+Timed on a sample and scaled to the whole caseload (said so in the output). Both must find
+the same due reasons on the sample. The recompute is kept (the call-list benchmark reads
+its reminders); the naive loop's writes are rolled back.
 
     PYTHONPATH=. python bench/bench_reminders.py [--patients 50000] [--sample 1000]
 """
@@ -67,7 +69,9 @@ def main() -> None:
     with Session(database.engine) as session:
         patients = session.execute(select(func.count()).select_from(Patient)).scalar_one()
         facts = session.execute(select(func.count()).select_from(ClinicalFact)).scalar_one()
-        print(f"{patients:,} patients, {facts:,} clinical facts; as of {AS_OF}")
+        stored = session.execute(select(func.count()).select_from(Reminder)).scalar_one()
+        print(f"{patients:,} patients, {facts:,} clinical facts, {stored:,} reminders stored "
+              f"before (0: the first recompute creates them all); as of {AS_OF}")
         assess(session, as_of=AS_OF, rules=rules)  # warm the page cache
         engine_times = []
         for _ in range(args.repeat):
@@ -76,7 +80,7 @@ def main() -> None:
             engine_times.append(time.perf_counter() - started)
         due = sum(len(r) for r in found.due.values())
         log(f"engine: {ms(median(engine_times))}")
-        session.rollback()  # end the read; what follows is undone at the end
+        session.rollback()  # end the read transaction
         started = time.perf_counter()
         first = recompute_reminders(session, as_of=AS_OF, actor="bench", rules=rules)
         first_s = time.perf_counter() - started
@@ -85,7 +89,7 @@ def main() -> None:
         second = recompute_reminders(session, as_of=AS_OF, actor="bench", rules=rules)
         second_s = time.perf_counter() - started
         log(f"second recompute: {ms(second_s)}")
-        session.rollback()
+        session.commit()
     with Session(database.engine) as session:  # a fresh session for the naive loop
         ids = sorted(session.execute(select(Patient.id)).scalars(), key=lambda i: i.hex)
         sample = random.Random(1).sample(ids, min(args.sample, len(ids)))
@@ -101,13 +105,15 @@ def main() -> None:
     scale = len(ids) / len(sample)
     print(f"{due:,} due reasons for {len(found.due):,} patients; first recompute created "
           f"{first.created:,} reminders; the second changed {second.updated + second.done}.")
+    # The naive loop runs after our recompute was kept: like our next run, it finds every
+    # reminder stored and has only to evaluate and look them up.
     print_table(f"Recomputing every reminder, {patients:,} patients", (
         "what", "ours", f"naive per-patient ORM loop (sample of {len(sample):,}, scaled)",
         "ratio"), [
         ("engine only (due reasons of everyone)", ms(median(engine_times)), "", ""),
-        ("recompute, first run (all created, audited, queued)", ms(first_s),
-         ms(naive_s * scale), f"{naive_s * scale / first_s:,.0f}x"),
-        ("recompute, next run (nothing changed)", ms(second_s), "", ""),
+        ("recompute, first run (all created, audited, queued)", ms(first_s), "", ""),
+        ("recompute, next run (nothing changed)", ms(second_s), ms(naive_s * scale),
+         f"{naive_s * scale / second_s:,.0f}x"),
     ])
     print(f"naive: {naive_s:.1f} s for {len(sample):,} patients ({written:,} reminders), "
           f"{naive_s / len(sample) * 1000:.1f} ms per patient")

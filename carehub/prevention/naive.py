@@ -154,8 +154,11 @@ def naive_due_reasons(session: Session, *, patient_id: uuid.UUID, as_of: date,
                        has_gp=bool(patient.gp_rpps or patient.gp_name))
     facts = list(session.exec(select(ClinicalFact).where(ClinicalFact.patient_id == patient_id)))
     codings: dict[uuid.UUID, set[tuple[str, str]]] = defaultdict(set)
-    for coding in session.exec(select(FactCoding).where(FactCoding.patient_id == patient_id)):
-        codings[coding.fact_id].add((coding.system, coding.code))
+    fact_ids = [f.id for f in facts]
+    for start in range(0, len(fact_ids), 500):  # by fact: fact_coding is indexed on fact_id
+        for coding in session.exec(select(FactCoding).where(
+                col(FactCoding.fact_id).in_(fact_ids[start:start + 500]))):
+            codings[coding.fact_id].add((coding.system, coding.code))
     done: dict[str, list[date]] = defaultdict(list)
     for reminder in session.exec(select(Reminder).where(
             Reminder.patient_id == patient_id, Reminder.state == "done")):
