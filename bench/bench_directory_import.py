@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:
 
 from carehub.db import Database, create_database  # noqa: E402
 from carehub.directory.communes import ensure_communes, read_communes  # noqa: E402
-from carehub.directory.extract_import import EXTRACT_COLUMNS, import_extract  # noqa: E402
+from carehub.directory.extract_import import import_extract  # noqa: E402
+from carehub.directory.extract_parse import EXTRACT_COLUMNS  # noqa: E402
 from carehub.directory.models import Practitioner, PractitionerActivity  # noqa: E402
 from carehub.errors import InputError  # noqa: E402
 from carehub.keystore import KeyFileStore  # noqa: E402
