@@ -14,28 +14,33 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any
 
-from sqlalchemy import Index, update
+from sqlalchemy import Index
 from sqlmodel import Session, SQLModel
 
-from carehub.changes import log_change
 from carehub.childproc import can_start_child, items_from_child
-from carehub.coordination.audit import Change
 from carehub.directory.communes import gazetteer_rows
 from carehub.directory.extract_parse import (
     Batch,
+    ImportProgress,
     ParseSetup,
+    ProgressCallback,
     column_indexes,
     decode,
+    open_file,
     parse_file,
 )
-from carehub.directory.models import DirectoryImport
-from carehub.errors import InputError
+from carehub.directory.import_records import finish_import, start_import
+from carehub.directory.mailbox_import import (
+    MailboxImportReport,
+    import_mailboxes,
+    is_mailbox_header,
+)
 from carehub.text import fold
 
 # A file this big, and at least half as many rows as the directory holds (counting
@@ -68,21 +73,6 @@ _CODE_UPSERT = (
     "INSERT INTO directory_code (kind, code, label, folded) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (kind, code) DO UPDATE SET label = excluded.label, folded = excluded.folded"
 )
-
-
-@dataclass(frozen=True)
-class ImportProgress:
-    file_name: str
-    bytes_read: int
-    total_bytes: int
-    rows: int
-
-    @property
-    def fraction(self) -> float:
-        return self.bytes_read / self.total_bytes if self.total_bytes else 1.0
-
-
-ProgressCallback = Callable[[ImportProgress], None]
 
 
 @dataclass
@@ -180,23 +170,14 @@ def import_extract(session: Session, *, path: Path, actor: str,
     writes; by default for files large enough to pay for the child's start-up. The
     result is the same either way.
     """
-    started = DirectoryImport(file_name=path.name[:260], actor=actor)
-    session.add(started)
-    session.flush()
-    import_id = started.id
-    assert import_id is not None
+    import_id = start_import(session, file_name=path.name, actor=actor)
     connection = session.connection()
     existing = int(connection.exec_driver_sql(
         "SELECT count(*) FROM practitioner_activity").scalar() or 0)
     report = ImportReport(file_name=path.name)
     codes: dict[tuple[str, str], str] = {}
-    try:
-        handle = path.open("rb")
+    with open_file(path) as handle:
         total = os.fstat(handle.fileno()).st_size
-    except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}.",
-                         f"Impossible de lire {path} : {exc.strerror}.") from exc
-    with handle:
         header = handle.readline()
     ix, width = column_indexes(path, decode(path, header, 1))
     if bulk is None:
@@ -244,10 +225,17 @@ def import_extract(session: Session, *, path: Path, actor: str,
             _CODE_UPSERT, [(kind, code, label, fold(label)) for (kind, code), label
                            in sorted(codes.items())])
     counts = {k: v for k, v in report.as_dict().items() if k != "file_name"}
-    session.execute(update(DirectoryImport).where(DirectoryImport.id == import_id)  # type: ignore[arg-type]
-                    .values(**counts))
-    log_change(session, Change(actor, "directory_import", str(import_id), "import",
-                               {"file": path.name, **counts}))
+    finish_import(session, import_id=import_id, file_name=path.name, actor=actor,
+                  counts=counts, details=counts)
     return report
 
 
+def import_directory_file(session: Session, *, path: Path, actor: str,
+                          progress: ProgressCallback | None = None
+                          ) -> ImportReport | MailboxImportReport:
+    """An activity extract or an MSSanté mailbox file, told apart by its header."""
+    with open_file(path) as handle:
+        header = handle.readline()
+    if is_mailbox_header(decode(path, header, 1)):
+        return import_mailboxes(session, path=path, actor=actor, progress=progress)
+    return import_extract(session, path=path, actor=actor, progress=progress)

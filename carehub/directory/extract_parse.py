@@ -8,7 +8,7 @@ fraction of a second, while the importer writes (see extract_import and carehub.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
@@ -79,7 +79,31 @@ BATCH_ROWS = 20_000
 READ_BYTES = 1 << 20  # decoded and split a MiB at a time
 
 
-def _refuse(path: Path, line: int, english: str, french: str) -> InputError:
+@dataclass(frozen=True)
+class ImportProgress:
+    file_name: str
+    bytes_read: int
+    total_bytes: int
+    rows: int
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes_read / self.total_bytes if self.total_bytes else 1.0
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+def open_file(path: Path) -> BinaryIO:
+    """The file opened for reading, or InputError saying why it cannot be."""
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror}.",
+                         f"Impossible de lire {path} : {exc.strerror}.") from exc
+
+
+def refuse(path: Path, line: int, english: str, french: str) -> InputError:
     return InputError(f"{path.name}, line {line}: {english}; nothing was imported.",
                       f"{path.name}, ligne {line} : {french} ; rien n'a été importé.")
 
@@ -89,7 +113,7 @@ def column_indexes(path: Path, header_line: str) -> tuple[dict[str, int], int]:
     missing = [name for name in _USED.values() if name not in names]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:3])
-        raise _refuse(path, 1, f"not an Annuaire Santé extract header (missing columns {shown})",
+        raise refuse(path, 1, f"not an Annuaire Santé extract header (missing columns {shown})",
                       f"en-tête d'extraction Annuaire Santé attendu (colonnes absentes : "
                       f"{shown})")
     return {key: names.index(name) for key, name in _USED.items()}, len(names)
@@ -156,8 +180,8 @@ def parse_file(setup: ParseSetup) -> Iterator[Batch]:
     gazetteer = Gazetteer.from_rows(setup.communes)
     with path.open("rb") as handle:
         handle.seek(setup.header_bytes)
-        blocks = _blocks(path, handle, line_no=2, bytes_read=setup.header_bytes)
-        yield from _parse_batches(path, blocks, setup.ix, setup.width, gazetteer,
+        lines = blocks(path, handle, line_no=2, bytes_read=setup.header_bytes)
+        yield from _parse_batches(path, lines, setup.ix, setup.width, gazetteer,
                                   setup.header_bytes)
 
 
@@ -174,11 +198,11 @@ def decode(path: Path, raw: bytes, line: int) -> str:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         bad_line = line + raw.count(b"\n", 0, exc.start)
         byte = exc.start - line_start + 1
-        raise _refuse(path, bad_line, f"not UTF-8 text (byte {byte})",
+        raise refuse(path, bad_line, f"not UTF-8 text (byte {byte})",
                       f"texte non UTF-8 (octet {byte})") from exc
 
 
-def _blocks(path: Path, handle: BinaryIO, *, line_no: int,
+def blocks(path: Path, handle: BinaryIO, *, line_no: int,
             bytes_read: int) -> Iterator[tuple[list[str], int, int]]:
     """The file's lines READ_BYTES at a time: (lines, number of the first, bytes so far).
 
@@ -232,7 +256,7 @@ def _parse_batches(path: Path, blocks: Iterator[tuple[list[str], int, int]],
                 continue
             f = text.split("|")
             if len(f) != width:
-                raise _refuse(path, line_no, f"{len(f) - 1} fields where the header has "
+                raise refuse(path, line_no, f"{len(f) - 1} fields where the header has "
                               f"{width - 1}", f"{len(f) - 1} champs au lieu de {width - 1}")
             (id_type, identifier, national_id, civility, last, first, profession,
              profession_label, specialty, specialty_label, mode, finess, company, sign,
@@ -240,7 +264,7 @@ def _parse_batches(path: Path, blocks: Iterator[tuple[list[str], int, int]],
              cedex, postal, commune, city, country_code, country, raw_phone, raw_phone2,
              email) = fields_of(f)
             if not national_id or not profession:
-                raise _refuse(path, line_no, "no national identifier or profession code",
+                raise refuse(path, line_no, "no national identifier or profession code",
                               "identifiant national ou code profession absent")
             if national_id not in practitioners:
                 practitioners[national_id] = (
