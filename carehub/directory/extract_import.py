@@ -1,9 +1,12 @@
 """Import of the Annuaire Santé extract `PS_LibreAcces_Personne_activite.txt` (DOMAIN.md §4).
 
-Streamed: the file is read line by line and written in batches with executemany, so the
-national file (~1.1 million rows, ~760 MB) imports in bounded memory. Everything happens
-in the caller's transaction: a malformed line raises InputError naming the file and line,
-and the rollback leaves the directory as it was.
+Streamed: the file is parsed a MiB at a time (extract_parse; in a child process for a
+large file, so parsing and writing each have a core) and written in batches with
+executemany, so the national file (~1.1 million rows, ~760 MB) imports in bounded memory.
+A large file next to what the directory holds is written without the secondary indexes,
+built again at the end. Everything happens in the caller's transaction: a malformed line
+raises InputError naming the file and line, and the rollback leaves the directory (its
+indexes too) as it was.
 
 A newer extract updates in place: practitioners are upserted by their national id
 (Identification nationale PP); the activities of every practitioner in the file are
@@ -51,8 +54,8 @@ PARALLEL_FROM_BYTES = 8 << 20  # below, a child process costs more than it saves
 BYTES_PER_ROW_AT_LEAST = 200
 
 # Empty strings become NULL in SQL: the driver binds a Python None ~1 µs slower than a
-# string, which at 18 columns and a million rows is most of the import's time.
-# The import's id is written into the statements: one value fewer to bind on every row.
+# string, which at 18 columns and a million rows is most of the import's time. The
+# import's id is written into the statements: one value fewer to bind on every row.
 _ACTIVITY_INSERT = (
     "INSERT INTO practitioner_activity (practitioner_id, import_id, profession_code, address, "
     "specialty_code, mode_code, site_name, postal_code, commune_code, city, "
@@ -105,8 +108,8 @@ _END = object()
 def _prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     """`batches` computed on a thread, at most `depth` ahead of the consumer.
 
-    The driver releases the GIL while SQLite writes a batch, so the next one is parsed
-    meanwhile. An error while parsing is raised here, in the consumer's thread.
+    The thread parses (small files) or reads the parsing child's pipe (large ones) while
+    the consumer writes. An error while parsing is raised here, in the consumer's thread.
     """
     queue: Queue[object] = Queue(maxsize=depth)
     stop = threading.Event()
