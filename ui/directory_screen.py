@@ -225,7 +225,7 @@ class DirectoryScreen(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((220, 190, 200, 170, 80, 120)):
+        for column, width in enumerate((190, 140, 170, 150, 75, 115, 240)):
             self.table.setColumnWidth(column, width)
 
         self.status_label = QLabel()
