@@ -11,6 +11,10 @@ class CareHubError(Exception):
         self.message = message
         self.message_fr = message_fr
 
+    def __reduce__(self) -> tuple[type[CareHubError], tuple[str, str]]:
+        # Both messages survive a pickle (an error raised in a child process).
+        return type(self), (self.message, self.message_fr)
+
 
 class StorageError(CareHubError):
     """The local database cannot be opened as it is."""

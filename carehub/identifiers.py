@@ -67,19 +67,20 @@ def ins_problem_fr(raw: str) -> str | None:
     return None if ins_problem(raw) is None else _ins_problem_fr(raw)
 
 
+# A digit doubled, its two digits added up (Luhn): 7 -> 14 -> 5.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_ok(digits: str) -> bool:
-    """Luhn checksum, as RPPS numbers carry."""
-    if not digits.isdigit():
+    """Luhn checksum, as RPPS numbers carry.
+
+    Every second digit from the right is doubled by a translation table and all the digits
+    are summed as bytes, so a million RPPS are checked without a Python loop per digit.
+    """
+    if not (digits.isascii() and digits.isdigit()):
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    mixed = (digits[-1::-2] + digits[-2::-2].translate(_LUHN_DOUBLED)).encode("ascii")
+    return (sum(mixed) - 48 * len(mixed)) % 10 == 0
 
 
 def is_valid_rpps(value: str) -> bool:

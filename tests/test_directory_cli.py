@@ -14,6 +14,7 @@ from carehub.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = REPO_ROOT / "tests" / "data" / "annuaire" / "PS_LibreAcces_Personne_activite.txt"
+MAILBOXES = FIXTURE.with_name("Extraction_Correspondance_MSSante_202611230800.txt")
 RESULT_FIELDS = {"id", "rpps", "last_name", "first_name", "profession", "specialty", "commune",
                  "distance_km", "phone", "address"}
 runner = CliRunner()
@@ -26,9 +27,11 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_import_then_near_json_gives_the_contract_fields_nearest_first(db_path: Path) -> None:
-    imported = runner.invoke(app, ["--db", str(db_path), "directory", "import", str(FIXTURE)])
+    imported = runner.invoke(app, ["--db", str(db_path), "directory", "import", str(FIXTURE),
+                                   str(MAILBOXES)])  # each file told apart by its header
     assert imported.exit_code == 0, imported.output
     assert "100%" in imported.stderr and "13 rows" in imported.stdout
+    assert "8 rows, 5 MSSanté mailboxes of 4 practitioners" in imported.stdout
     result = runner.invoke(app, ["--db", str(db_path), "directory", "near", "--commune",
                                  "41018", "--profession", "Médecin", "--specialty", "SM54",
                                  "--radius", "25", "--limit", "5", "--json"])
@@ -40,7 +43,8 @@ def test_import_then_near_json_gives_the_contract_fields_nearest_first(db_path: 
     assert (martin["id"], martin["rpps"], martin["phone"], martin["commune"]) == (
         "810000000017", "10000000017", "+33254781234", "41018")
     assert martin["address"] == "12 Rue DENIS PAPIN, 41000 BLOIS"
-    assert martin["mssante"] is None  # not in the open-data extract
+    assert martin["mssante"] == "jeanne.martin@medecin.mssante.fr"
+    assert rows[0]["mssante"] is None  # GARNIER has none listed
 
 
 def test_a_malformed_file_exits_1_with_an_english_message_naming_the_line(

@@ -34,10 +34,15 @@ def list_html(document: dict[str, Any]) -> str:
     rows = []
     for row in document["rows"]:
         site = f"{e(row['site'])}<br>" if row["site"] else ""
+        # Secure messaging reaches professionals only: for the nurse or the pharmacist.
+        # The address on a line of its own, never broken at a hyphen (U+2011).
+        mailbox = (f"<br><small>Messagerie sécurisée (professionnels) :<br>"
+                   f"{e(row['mssante']).replace('-', chr(0x2011))}</small>"
+                   if row.get("mssante") else "")
         rows.append(
             "<tr>"
             f"<td width='58%'><b>{e(row['name'])}</b><br><i>{e(row['kind'])}</i><br>"
-            f"{site}{e(row['address'])}</td>"
+            f"{site}{e(row['address'])}{mailbox}</td>"
             f"<td width='27%'><b>{nowrap(row['phone']) or '—'}</b></td>"
             f"<td width='15%' align='right'>{nowrap(row['distance'])}</td>"
             "</tr>")

@@ -45,7 +45,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from carehub.caseload.services import find_commune, get_patient
-from carehub.directory.extract_import import ImportProgress, ImportReport, import_extract
+from carehub.directory.extract_import import ImportReport, import_directory_file
+from carehub.directory.extract_parse import ImportProgress
+from carehub.directory.mailbox_import import MailboxImportReport
 from carehub.directory.proximity import NearbyPractitioner
 from carehub.directory.services import (
     DirectoryResult,
@@ -64,7 +66,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEADERS = ("Nom", "Profession", "Spécialité", "Commune", "Distance", "Téléphone", "Adresse")
+HEADERS = ("Nom", "Profession", "Spécialité", "Commune", "Distance", "Téléphone", "Adresse",
+           "MSSanté")
 COL_DISTANCE = 4
 SEARCH_DELAY_MS = 250
 _ROOT = QModelIndex()
@@ -111,7 +114,8 @@ class DirectoryResultsModel(QAbstractTableModel):
             return (p.display_name, p.profession_label, p.specialty_label or "",
                     p.commune_name, f"{p.distance_km:.1f} km".replace(".", ","),
                     p.phone_display or "—",
-                    ", ".join(x for x in (p.site_name, p.address) if x))[index.column()]
+                    ", ".join(x for x in (p.site_name, p.address) if x),
+                    p.mssante or "")[index.column()]
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_DISTANCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
@@ -221,7 +225,7 @@ class DirectoryScreen(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((220, 190, 200, 170, 80, 120)):
+        for column, width in enumerate((190, 140, 170, 150, 75, 115, 240)):
             self.table.setColumnWidth(column, width)
 
         self.status_label = QLabel()
@@ -392,7 +396,8 @@ class DirectoryScreen(QWidget):
     def _choose_extract(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(
             self, "Extrait de l'annuaire santé", "",
-            "Extraits Annuaire Santé (*.txt);;Tous les fichiers (*)")
+            "Extraits Annuaire Santé et fichiers des BAL MSSanté (*.txt);;"
+            "Tous les fichiers (*)")
         if name:
             self.import_extract(Path(name))
 
@@ -402,9 +407,9 @@ class DirectoryScreen(QWidget):
         self.progress.setVisible(True)
         self.import_button.setEnabled(False)
 
-        def job(session: Session) -> ImportReport:
-            return import_extract(session, path=path, actor=user,
-                                  progress=relay.progressed.emit)
+        def job(session: Session) -> ImportReport | MailboxImportReport:
+            return import_directory_file(session, path=path, actor=user,
+                                         progress=relay.progressed.emit)
 
         self.worker.submit(job, write=True, on_success=self._imported,
                            on_error=self._import_failed)
@@ -413,11 +418,15 @@ class DirectoryScreen(QWidget):
         self.progress.setValue(round(progress.fraction * 100))
         self.status_label.setText(f"Import : {progress.rows:,} lignes".replace(",", "\u202f"))
 
-    def _imported(self, report: ImportReport) -> None:
+    def _imported(self, report: ImportReport | MailboxImportReport) -> None:
         self.progress.setVisible(False)
         self.import_button.setEnabled(True)
-        self.status_label.setText(f"{report.rows} lignes importées, {report.practitioners} "
-                                  "professionnels.")
+        if isinstance(report, MailboxImportReport):
+            self.status_label.setText(f"{report.mailboxes} adresses MSSanté importées, "
+                                      f"{report.practitioners} professionnels.")
+        else:
+            self.status_label.setText(f"{report.rows} lignes importées, "
+                                      f"{report.practitioners} professionnels.")
         self.worker.submit(_load_codes, on_success=self._fill_codes)
         self.importFinished.emit(report)
         self.search()

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import bisect
 import csv
-import os
-import pickle
 import random
-import subprocess
-import sys
 import time as clock
 import tomllib
-import traceback
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +38,7 @@ from carehub.caseload.models import (
 )
 from carehub.caseload.services import search_text_for, sort_key_for
 from carehub.changes import log_changes
+from carehub.childproc import can_start_child, items_from_child, serve
 from carehub.coordination.audit import Change
 from carehub.directory.models import Commune
 from carehub.errors import InputError
@@ -1049,51 +1045,18 @@ def generate_chunks(setup: DemoSetup, patients: int) -> Iterator[Chunk]:
     yield rows.take()
 
 
+def _generate_from(setup_and_count: tuple[DemoSetup, int]) -> Iterator[Chunk]:
+    return generate_chunks(*setup_and_count)
+
+
 def child_main() -> None:
-    """Entry point of the drawing process: setup in on stdin, pickled chunks out on stdout."""
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints go to stderr, not into the chunk stream
-    setup, patients = pickle.load(sys.stdin.buffer)
-    try:
-        for chunk in generate_chunks(setup, patients):
-            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(None, out)
-    except BaseException:  # the parent re-raises it with this traceback
-        pickle.dump(traceback.format_exc(), out)
-    out.close()
+    """Entry point of the drawing process (see carehub.childproc)."""
+    serve(_generate_from)
 
 
 def _chunks_from_child(setup: DemoSetup, patients: int) -> Iterator[Chunk]:
-    """The same chunks, drawn by a child process while this one writes (the 2nd core).
-
-    A plain `python -c` child rather than multiprocessing: it never re-imports the caller's
-    main module, so any script, the CLI or the Qt app can call this. The pipe's buffer holds
-    the drawing back when the writer is slower.
-    """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from carehub.caseload.demo import child_main; child_main()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    assert child.stdin is not None and child.stdout is not None
-    try:
-        pickle.dump((setup, patients), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        child.stdin.close()
-        while True:
-            try:
-                item = pickle.load(child.stdout)  # our own child's output
-            except EOFError:
-                raise RuntimeError(
-                    f"demo generator process ended unexpectedly ({child.wait()})") from None
-            if item is None:
-                return
-            if isinstance(item, str):
-                raise RuntimeError(f"demo generator process failed:\n{item}")
-            yield item
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        child.stdout.close()
+    """The same chunks, drawn by a child process while this one writes (the 2nd core)."""
+    yield from items_from_child("carehub.caseload.demo:child_main", (setup, patients))
 
 
 def generate_demo(session: Session, *, patients: int, seed: int, actor: str, as_of: date,
@@ -1115,7 +1078,7 @@ def generate_demo(session: Session, *, patients: int, seed: int, actor: str, as_
         taken_ins=frozenset(t for t in taken if t),
         existing_patients=session.exec(select(func.count()).select_from(Patient)).one())
     if parallel is None:  # a frozen app has no interpreter to start
-        parallel = patients >= PARALLEL_FROM and not getattr(sys, "frozen", False)
+        parallel = patients >= PARALLEL_FROM and can_start_child()
     chunks = _chunks_from_child(setup, patients) if parallel else generate_chunks(setup, patients)
     rows = Rows()
     # The whole run is one transaction: a large page cache keeps index updates in memory.

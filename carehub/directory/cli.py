@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from carehub.directory.extract_import import ImportProgress, import_extract
+from carehub.directory.extract_import import import_directory_file
+from carehub.directory.extract_parse import ImportProgress
 from carehub.directory.services import DirectorySearch, printable_list, search_directory
 from carehub.errors import InputError
 
@@ -52,18 +53,19 @@ def _progress_line(progress: ImportProgress) -> None:
 @directory_app.command("import")
 def directory_import(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="PS_LibreAcces_Personne_activite.txt "
-                                                "extracts, oldest first.")],
+    files: Annotated[list[Path], typer.Argument(
+        help="PS_LibreAcces_Personne_activite.txt extracts and "
+             "Extraction_Correspondance_MSSante files, oldest first.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
-    """Import Annuaire Santé extracts (all of them, or nothing)."""
+    """Import Annuaire Santé extracts and MSSanté mailbox files (all of them, or nothing)."""
     state = ctx.obj
     reports = []
     try:
         with state.write() as (_db, session):
             for file in files:
-                reports.append(import_extract(session, path=file, actor=state.user,
-                                              progress=_progress_line))
+                reports.append(import_directory_file(session, path=file, actor=state.user,
+                                                     progress=_progress_line))
                 sys.stderr.write("\n")
     except BaseException:
         sys.stderr.write("\n")

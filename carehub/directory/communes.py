@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carehub.directory.models import Commune
 from carehub.paths import resources_dir
@@ -42,3 +42,11 @@ def ensure_communes(session: Session) -> int:
         session.execute(insert(Commune), rows)
         count = len(rows)
     return count
+
+
+def gazetteer_rows(session: Session) -> list[tuple[str, str, str, str]]:
+    """The communes as places.Gazetteer.from_rows takes them: insee, normalized name,
+    department, postal codes (a few MB, sent to the parsing child process as they are)."""
+    rows = session.exec(select(col(Commune.insee), col(Commune.normalized),
+                               col(Commune.department), col(Commune.postal_codes)))
+    return [(insee, name, department, postal) for insee, name, department, postal in rows]

@@ -20,10 +20,11 @@ from carehub.phones import parse_phone
 _NUMBER_TYPES = ("fixed_line", "mobile", "voip", "toll_free", "premium_rate", "shared_cost",
                  "uan", "personal_number", "pager", "voicemail")
 # Overseas departments and collectivities dial 0 + 9 digits too, under their own plan.
-_OVERSEAS_REGIONS = {"971": "GP", "972": "MQ", "973": "GF", "974": "RE", "975": "PM",
+OVERSEAS_REGIONS = {"971": "GP", "972": "MQ", "973": "GF", "974": "RE", "975": "PM",
                      "976": "YT", "977": "BL", "978": "MF", "986": "WF", "987": "PF",
                      "988": "NC"}
 _BARE_FRENCH = re.compile(r"0([1-9]\d{8})")
+_LAYOUT = str.maketrans("", "", " .-\u00a0")  # spaces, dots, dashes within a number
 _SEPARATORS = re.compile(r"\s*(?:/|;|,|\bou\b|\bet\b)\s*")
 
 
@@ -36,20 +37,24 @@ def _french_plan() -> re.Pattern[str]:
 
 
 _FRENCH_PLAN = _french_plan()
-_BARE_VALID = re.compile("0(" + _FRENCH_PLAN.pattern + ")")
+BARE_VALID = re.compile("0(" + _FRENCH_PLAN.pattern + ")")
 
 
 def region_for_postal(postal: str) -> str:
-    return _OVERSEAS_REGIONS.get(postal[:3], "FR")
+    return OVERSEAS_REGIONS.get(postal[:3], "FR")
 
 
 def normalise_phone(raw: str, region: str = "FR") -> str | None:
     """E.164 of the first valid number in `raw`, or None when nothing in it is valid."""
     if region == "FR":
-        valid = _BARE_VALID.fullmatch(raw)
+        # 02 54 78 12 34, 02.54.78.12.34, +33 2 54 78 12 34: the same ten digits.
+        compact = raw.translate(_LAYOUT)
+        if compact.startswith("+33"):
+            compact = "0" + compact[3:]
+        valid = BARE_VALID.fullmatch(compact)
         if valid is not None:
             return "+33" + valid.group(1)
-        if _BARE_FRENCH.fullmatch(raw):
+        if _BARE_FRENCH.fullmatch(compact):
             return None  # ten digits outside the numbering plan
     return _parse_untidy(raw, region)
 

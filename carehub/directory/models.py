@@ -81,6 +81,23 @@ class PractitionerActivity(SQLModel, table=True):
     finess_site: str | None = Field(default=None, max_length=9)
 
 
+class PractitionerMailbox(SQLModel, table=True):
+    """A practitioner's personal MSSanté mailbox (secure health messaging, for professionals).
+
+    From the separate Annuaire Santé file Extraction_Correspondance_MSSante, keyed by the
+    national id it gives; kept when the practitioner is not (yet) in the directory, marked
+    inactive once a newer file no longer lists it.
+    """
+
+    __tablename__ = "practitioner_mailbox"
+
+    practitioner_id: str = Field(primary_key=True, max_length=12)  # Identification nationale PP
+    address: str = Field(primary_key=True, max_length=256)  # Adresse BAL
+    kind: str = Field(default="PER", max_length=3)  # Type de BAL: PER personal
+    active: bool = True
+    import_id: int  # the last import that listed it
+
+
 class DirectoryCode(SQLModel, table=True):
     """A profession or savoir-faire code and its label, as the extracts publish them."""
 

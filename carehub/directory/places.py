@@ -1,8 +1,9 @@
 """Where a site is: its commune, else its postal code, else the code of its Bureau cedex.
 
-Communes come from resources/communes-fr.csv (already in the `commune` table). The lookup
-is held in memory (35,000 communes, a few MB) so the import places a row with a few dict
-reads; results are cached per distinct address key.
+Communes come from resources/communes-fr.csv (already in the `commune` table; see
+communes.gazetteer_rows). The lookup is held in memory (35,000 communes, a few MB) so the
+import places a row with a few dict reads; results are cached per distinct address key.
+No database import here: the parsing child process builds its gazetteer from those rows.
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import select
-from sqlmodel import Session, col
-
-from carehub.directory.models import Commune
 from carehub.text import fold
 
 # INSEE country codes that mean France (the extract leaves the field empty for most rows).
@@ -62,12 +59,6 @@ class Gazetteer:
                     by_postal[postal].append((insee, normalized))
             by_name.setdefault((department, normalized), insee)
         return cls(frozenset(codes), dict(by_postal), by_name)
-
-    @classmethod
-    def load(cls, session: Session) -> Gazetteer:
-        rows = session.execute(select(col(Commune.insee), col(Commune.normalized),
-                                      col(Commune.department), col(Commune.postal_codes)))
-        return cls.from_rows((r[0], r[1], r[2], r[3]) for r in rows)
 
     def __post_init__(self) -> None:
         self.place = lru_cache(maxsize=65536)(self._place)

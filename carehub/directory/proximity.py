@@ -75,7 +75,7 @@ class NearbyPractitioner:
     phone_display: str | None  # 01 23 45 67 89
     site_name: str | None
     address: str
-    mssante: str | None  # not in the open-data extract: None until a source brings it
+    mssante: str | None  # personal MSSanté mailbox, from the MSSanté file when imported
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,7 +139,9 @@ WHERE r.max_lat >= :min_lat AND r.min_lat <= :max_lat
 _DETAILS = """
 SELECT p.id, p.id_type, p.identifier, p.civility, p.last_name, p.first_name,
        a.id, a.profession_code, pc.label, a.specialty_code, sc.label, a.place_insee, c.name,
-       a.phone, a.site_name, a.address
+       a.phone, a.site_name, a.address,
+       (SELECT min(m.address) FROM practitioner_mailbox AS m
+        WHERE m.practitioner_id = p.id AND m.active) AS mssante
 FROM practitioner_activity AS a
 JOIN practitioner AS p ON p.id = a.practitioner_id
 JOIN commune AS c ON c.insee = a.place_insee
@@ -220,7 +222,7 @@ def _details(session: Session, best: dict[str, tuple[float, int]],
             specialty=row[9], specialty_label=row[10] if row[9] else None,
             commune=row[11], commune_name=row[12], distance_km=round(distances[row[6]], 2),
             phone=row[13], phone_display=format_phone(row[13]) if row[13] else None,
-            site_name=row[14], address=row[15], mssante=None)
+            site_name=row[14], address=row[15], mssante=row[16])
         for row in rows[:limit]
     ]
 

@@ -121,6 +121,7 @@ def printable_list(result: DirectoryResult, *, radius_km: float, today: date,
             "site": p.site_name or "",
             "address": p.address,
             "phone": p.phone_display or "",
+            "mssante": p.mssante or "",
             "distance": _km(p.distance_km),
         } for p in result.practitioners],
     }

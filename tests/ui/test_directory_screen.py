@@ -19,6 +19,7 @@ from sqlmodel import select
 from carehub.coordination.audit import AuditEvent
 from carehub.db import Database
 from carehub.directory.extract_import import import_extract
+from carehub.directory.mailbox_import import MailboxImportReport
 from carehub.directory.services import DirectorySearch, printable_list, search_directory
 from tests.ui import add_patients
 from ui.directory_print import build_document, write_pdf
@@ -27,6 +28,7 @@ from ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "data" / "annuaire" / "PS_LibreAcces_Personne_activite.txt"
+MAILBOXES = FIXTURE.with_name("Extraction_Correspondance_MSSante_202611230800.txt")
 
 
 @pytest.fixture
@@ -102,6 +104,37 @@ def test_importing_from_the_screen_shows_progress_then_the_report(
     assert finished.args[0].rows == 13
     assert not screen.progress.isVisibleTo(screen)
     qtbot.waitUntil(lambda: screen.model.rowCount() > 0, timeout=10_000)
+    worker.shutdown()
+
+
+def test_the_mssante_file_imported_from_the_screen_fills_the_mailbox_column(
+        qtbot: QtBot, directory: Database, qtmodeltester: object) -> None:
+    from ui.worker import DatabaseWorker
+
+    worker = DatabaseWorker(directory)
+    screen = DirectoryScreen(worker, user="alice")
+    qtbot.addWidget(screen)
+    screen.resize(1400, 400)
+    screen.show()
+    with qtbot.waitSignal(screen.resultsShown, timeout=10_000):
+        qtbot.keyClicks(screen.commune_field, "41018")
+    reports: list[object] = []
+    screen.importFinished.connect(reports.append)
+    with qtbot.waitSignals([screen.importFinished, screen.resultsShown], order="strict",
+                           timeout=10_000):
+        screen.import_extract(MAILBOXES)  # the same button: the file is told by its header
+    report = reports[0]
+    assert isinstance(report, MailboxImportReport)
+    assert (report.mailboxes, report.practitioners) == (5, 4)
+    column = screen.model.headerData(7, Qt.Orientation.Horizontal)
+    mailboxes = {screen.model.index(row, 0).data(): screen.model.index(row, 7).data()
+                 for row in range(screen.model.rowCount())}
+    assert column == "MSSanté"
+    assert mailboxes["Docteur Jeanne MARTIN"] == "jeanne.martin@medecin.mssante.fr"
+    assert mailboxes["Docteur Louis GARNIER"] == ""
+    qtmodeltester.check(screen.model)  # type: ignore[attr-defined]
+    if os.environ.get("CAREHUB_SCREENSHOT"):
+        screen.grab().save(os.environ["CAREHUB_SCREENSHOT"])
     worker.shutdown()
 
 
