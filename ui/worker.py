@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from sqlmodel import Session
 
 from carehub.db import Database
+from ui.gui_gc import GuiThreadCollector
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class DatabaseWorker(QObject):
         # Both connections cross threads, so Qt queues them.
         self._requested.connect(self._executor.run)
         self._executor.finished.connect(self._deliver)
+        self._collector = GuiThreadCollector(self)
+        self._collector.start()  # no cyclic GC on the worker thread (see ui/gui_gc.py)
         self._thread.start()
 
     @property
@@ -120,3 +123,4 @@ class DatabaseWorker(QObject):
         self._closed = True
         self._thread.quit()
         self._thread.wait()
+        self._collector.stop()
