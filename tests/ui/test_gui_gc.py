@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import ClassVar
 
 from pytestqt.qtbot import QtBot
 
@@ -12,7 +13,7 @@ from ui.worker import DatabaseWorker
 
 
 class _Cycle:
-    freed_on: list[str] = []
+    freed_on: ClassVar[list[str]] = []
 
     def __init__(self) -> None:
         self.me = self
