@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +13,10 @@ from typer.testing import CliRunner
 from carehub.cli import app
 from carehub.db import Database
 from carehub.errors import InputError
+from carehub.workload.hub import hub_workload
 from carehub.workload.service import Figures, workload
+from tests.conftest import Hub
+from tests.sync_helpers import run_sync
 from tests.workload_helpers import FROM, TO, build_team
 
 runner = CliRunner()
@@ -142,3 +146,28 @@ def test_the_cli_prints_one_object_per_care_manager(db: Database, db_path: Path)
     assert [r["user"] for r in json.loads(mine.stdout)] == ["bob"]
     bad = runner.invoke(app, ["--db", str(db_path), "workload", "--from", "01/11/2026"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_the_hub_gives_the_same_figures_but_coverage(db: Database, db_path: Path,
+                                                     hub: Hub) -> None:
+    build_team(db)
+    for nurse in ("alice", "bob"):
+        hub.grant(nurse, follows=[nurse], covers=[n for n in ("alice", "bob") if n != nurse])
+    hub.grant("sam", covers=["alice", "bob"])
+    run_sync(db, hub.url("alice"), "alice")
+    with db.session() as session:
+        local = workload(session, date_from=FROM, date_to=TO, users=["alice", "bob"])
+        central = hub_workload(session, hub_url=hub.url("sam"), date_from=FROM, date_to=TO,
+                               viewer="sam")
+    assert central.unavailable == ("coverage",)
+    assert [f.user for f in central.managers] == ["alice", "bob"]
+    for mine, theirs in zip(local.managers, central.managers, strict=True):
+        assert dataclasses.replace(mine, coverage={}, display_name="") == \
+            dataclasses.replace(theirs, coverage={}, display_name="")
+    assert central.weekly == local.weekly
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "sam", "workload", "--hub",
+                                 hub.url("sam"), "--from", "2026-11-01", "--to", "2026-11-30",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert [(r["user"], r["calls"], r["coverage"]) for r in json.loads(result.stdout)] == [
+        ("alice", 3, {}), ("bob", 2, {})]

@@ -655,9 +655,11 @@ class Coverage:
 
 
 def coverage(session: Session, *, as_of: date, codes: Sequence[str],
-             rules: RuleSet | None = None) -> dict[str, Coverage]:
-    """Every followed patient a rule concerns at `as_of` (see `coverage_day`), and those
-    of them it finds up to date: the gathering of `assess`, one SELECT per rule."""
+             rules: RuleSet | None = None,
+             patient_ids: Sequence[uuid.UUID] | None = None) -> dict[str, Coverage]:
+    """Every followed patient (or of `patient_ids`) a rule concerns at `as_of` (see
+    `coverage_day`), and those of them it finds up to date: the gathering of `assess`,
+    one SELECT per rule."""
     ruleset = rules or load_rules()
     found: dict[str, Coverage] = {}
     gatherers: dict[date, _Gatherer] = {}
@@ -665,7 +667,7 @@ def coverage(session: Session, *, as_of: date, codes: Sequence[str],
         rule = ruleset.rules[code]
         day = coverage_day(rule, as_of)
         gatherer = gatherers.get(day) or gatherers.setdefault(
-            day, _Gatherer(session, day, None))
+            day, _Gatherer(session, day, patient_ids))
         eligible: set[uuid.UUID] = set()
         current: set[uuid.UUID] = set()
         for evidence in gatherer.evidence(rule):

@@ -30,7 +30,7 @@ def as_json(found: Workload) -> list[dict[str, Any]]:
     """One object per care manager: the contract's keys first (user, patients, overdue,
     calls, reached), then the period, the richer figures and the source."""
     period = {"from": found.date_from.isoformat(), "to": found.date_to.isoformat(),
-              "source": found.source}
+              "source": found.source, "unavailable": list(found.unavailable)}
     return [{**figures.as_json(), **period} for figures in found.managers]
 
 
