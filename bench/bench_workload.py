@@ -69,21 +69,35 @@ def team_database(managers: int, patients: int, actions: int) -> Database:
         shutil.copy(demo / name, folder / name)
     database = open_database(path, KeyFileStore(key_file))
     started = clock.perf_counter()
-    rng = random.Random(7)
+    populate(database, names=[(f"gc{i:02d}", f"Gestionnaire {i:02d}")
+                              for i in range(1, managers + 1)], actions=actions)
+    database.close()
+    (folder / "ready").touch()
+    log(f"team database built in {clock.perf_counter() - started:.0f} s")
+    return open_database(path, KeyFileStore(key_file))
+
+
+def populate(database: Database, *, names: list[tuple[str, str]], actions: int,
+             seed: int = 7) -> None:
+    """Deal the patients round-robin to `names` (user, display name), recompute the
+    reminders on AS_OF, write `actions` actions over the year before it (bulk inserts)."""
+    rng = random.Random(seed)
     with database.transaction() as session:
         session.execute(text("PRAGMA cache_size = -1000000"))
-        users = [User(name=f"gc{i:02d}", display_name=f"Gestionnaire {i:02d}")
-                 for i in range(1, managers + 1)]
+        users = [User(name=name, display_name=display) for name, display in names]
         session.add_all(users)
         session.flush()
+        session.execute(text("CREATE TEMP TABLE team (n INTEGER PRIMARY KEY, name TEXT)"))
+        session.execute(text("INSERT INTO team VALUES (:n, :name)"),
+                        [{"n": n, "name": name} for n, (name, _) in enumerate(names)])
         session.execute(text(
             "UPDATE patient SET care_manager_id = (SELECT u.id FROM app_user u WHERE u.name = "
-            "printf('gc%02d', patient.rowid % :n + 1))"), {"n": managers})
+            "(SELECT name FROM team WHERE team.n = patient.rowid % :n))"), {"n": len(names)})
         owners = {pid: name for pid, name in session.execute(
             select(Patient.id, User.name).join(User, col(User.id) == Patient.care_manager_id))}
-        log(f"{len(owners):,} patients dealt to {managers} care managers")
+        log(f"{len(owners):,} patients dealt to {len(names)} care managers")
     with database.transaction() as session:
-        report = recompute_reminders(session, as_of=AS_OF, actor="gc01")
+        report = recompute_reminders(session, as_of=AS_OF, actor=names[0][0])
         log(f"reminders recomputed: {report}")
     patient_ids = sorted(owners)
     end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 18, tzinfo=UTC)
@@ -106,10 +120,6 @@ def team_database(managers: int, patients: int, actions: int) -> Database:
             session.execute(insert(table), rows)
         written += len(rows)
         log(f"{written:,} actions written")
-    database.close()
-    (folder / "ready").touch()
-    log(f"team database built in {clock.perf_counter() - started:.0f} s")
-    return open_database(path, KeyFileStore(key_file))
 
 
 def naive(session: Session) -> dict[str, Figures]:

@@ -56,10 +56,10 @@ class ChartData:
 
 def _nice_top(value: float, *, whole: bool) -> float:
     """A round axis maximum at or above `value` whose quarters are round too (1, 1.5, 2, 2.5,
-    3 or 5 times a power of ten; whole numbers when the values are counts)."""
+    3, 4, 5, 6 or 8 times a power of ten; whole numbers when the values are counts)."""
     quarter = max(value / 4, 1.0 if whole else 1e-9)
     power = 10 ** math.floor(math.log10(quarter))
-    for step in (1, 1.5, 2, 2.5, 3, 5, 10):
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         size = step * power
         if whole and size < 1:
             continue

@@ -151,7 +151,7 @@ def charts(found: Workload) -> list[ChartData]:
 
 MANAGER_COLUMNS = ("Gestionnaire de cas", "Patients", "Robustes", "Pré-fragiles", "Fragiles",
                    "Très fragiles", "Non évalués", "Rappels en retard", "Appels", "Joints",
-                   "Part jointe", "Durée moyenne", "Orientations", "Actions")
+                   "Part jointe", "Durée moyenne", "Orientations pro.", "Actions")
 COVERAGE_COLUMNS = ("Indicateur", "Éligibles", "À jour", "Taux", "Mesuré le")
 
 
@@ -354,8 +354,9 @@ class Dashboard(QWidget):
         self.coverage_model = CoverageModel(self)
         self.managers_table = row_table(self.managers_model)
         self.coverage_table = row_table(self.coverage_model)
+        self.managers_table.setMinimumHeight(260)
+        self.coverage_table.setFixedHeight(150)  # four indicators
         for table in (self.managers_table, self.coverage_table):
-            table.setMinimumHeight(140)
             table.horizontalHeader().setStretchLastSection(True)
 
         content = QWidget()
@@ -364,7 +365,7 @@ class Dashboard(QWidget):
         inner.addWidget(QLabel(self.tr("<b>Par gestionnaire de cas</b>")))
         inner.addWidget(self.managers_table, 1)
         inner.addWidget(QLabel(self.tr("<b>Couverture des patients éligibles (équipe)</b>")))
-        inner.addWidget(self.coverage_table, 1)
+        inner.addWidget(self.coverage_table)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
