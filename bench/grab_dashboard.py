@@ -48,8 +48,7 @@ def main() -> None:
     worker = DatabaseWorker(database)
     page = Dashboard(worker, user="supervision", today=AS_OF)
     page.resize(1360, 1040)
-    page.show()
-    page.start()
+    page.show()  # reads the figures
     first = AS_OF - timedelta(days=90)
     page.from_edit.setDate(QDate(first.year, first.month, first.day))
     while page.found is None or page.found.date_from != first or worker.busy:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import QDate, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QTextDocument
+from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -312,6 +312,7 @@ class Dashboard(QWidget):
         self.worker, self.user = worker, user
         self.found: Workload | None = None
         self._generation = 0
+        self._started = False
         first, last = default_period(today or date.today())
 
         self.from_edit, self.to_edit = QDateEdit(), QDateEdit()
@@ -377,8 +378,16 @@ class Dashboard(QWidget):
 
     # -- loading
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """The figures are read when the page is first shown, not at the app's start-up
+        (the worker has the day's list to load first)."""
+        super().showEvent(event)
+        if not self._started:
+            self.start()
+
     def start(self) -> None:
         """Fill the team filter, then read the figures."""
+        self._started = True
         self.worker.submit(care_managers, on_success=self._fill_team,
                            on_error=self._report)
         self.reload()
@@ -473,5 +482,4 @@ def install_dashboard(window: MainWindow) -> Dashboard:
     page = Dashboard(window.worker, user=window.user)
     action = window.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
     action.setToolTip(page.tr("Tableau de bord (Ctrl+4)"))
-    page.start()
-    return page
+    return page  # reads its figures when first shown
