@@ -25,6 +25,7 @@ import time as clock
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from common import BENCH_DIR, log, median, print_table
 from prevention_common import AS_OF, demo_database, ms
@@ -59,6 +60,15 @@ def team_database(managers: int, patients: int, actions: int) -> Database:
     path, key_file = folder / "carehub.db", folder / "key"
     if (folder / "ready").exists():
         return open_database(path, KeyFileStore(key_file))
+    names = [(f"gc{i:02d}", f"Gestionnaire {i:02d}") for i in range(1, managers + 1)]
+    if (folder / "dealt").exists():  # an interrupted build: the team is in place
+        database = open_database(path, KeyFileStore(key_file))
+        started = clock.perf_counter()
+        populate(database, names=names, actions=actions, dealt=True)
+        database.close()
+        (folder / "ready").touch()
+        log(f"team database built in {clock.perf_counter() - started:.0f} s")
+        return open_database(path, KeyFileStore(key_file))
     # The demo caseload of the cohort benchmark when built (nobody writes it), else ours.
     demo = BENCH_DIR / f"cohort-p{patients}-s1"
     if not (demo / "ready").exists():
@@ -69,8 +79,7 @@ def team_database(managers: int, patients: int, actions: int) -> Database:
         shutil.copy(demo / name, folder / name)
     database = open_database(path, KeyFileStore(key_file))
     started = clock.perf_counter()
-    populate(database, names=[(f"gc{i:02d}", f"Gestionnaire {i:02d}")
-                              for i in range(1, managers + 1)], actions=actions)
+    populate(database, names=names, actions=actions, dealt_marker=folder / "dealt")
     database.close()
     (folder / "ready").touch()
     log(f"team database built in {clock.perf_counter() - started:.0f} s")
@@ -78,10 +87,28 @@ def team_database(managers: int, patients: int, actions: int) -> Database:
 
 
 def populate(database: Database, *, names: list[tuple[str, str]], actions: int,
-             seed: int = 7) -> None:
-    """Deal the patients round-robin to `names` (user, display name), recompute the
-    reminders on AS_OF, write `actions` actions over the year before it (bulk inserts)."""
+             seed: int = 7, dealt: bool = False, dealt_marker: Path | None = None) -> None:
+    """Deal the patients round-robin to `names` (user, display name; unless `dealt`
+    already), recompute their reminders on AS_OF (the engine: ~5 min for 50,000 patients
+    on the shared 2-core VM), write `actions` actions over the year before AS_OF."""
     rng = random.Random(seed)
+    if dealt:
+        with database.session() as session:
+            owners = {pid: name for pid, name in session.execute(
+                select(Patient.id, User.name)
+                .join(User, col(User.id) == Patient.care_manager_id)
+                .where(col(User.name).in_([n for n, _ in names])))}
+    else:
+        owners = _deal(database, names)
+        if dealt_marker is not None:
+            dealt_marker.touch()
+    with database.transaction() as session:
+        report = recompute_reminders(session, as_of=AS_OF, actor=names[0][0])
+        log(f"reminders recomputed: {report}")
+    _draw_actions(database, owners, actions, rng)
+
+
+def _deal(database: Database, names: list[tuple[str, str]]) -> dict[uuid.UUID, str]:
     with database.transaction() as session:
         session.execute(text("PRAGMA cache_size = -1000000"))
         users = [User(name=name, display_name=display) for name, display in names]
@@ -96,9 +123,11 @@ def populate(database: Database, *, names: list[tuple[str, str]], actions: int,
         owners = {pid: name for pid, name in session.execute(
             select(Patient.id, User.name).join(User, col(User.id) == Patient.care_manager_id))}
         log(f"{len(owners):,} patients dealt to {len(names)} care managers")
-    with database.transaction() as session:
-        report = recompute_reminders(session, as_of=AS_OF, actor=names[0][0])
-        log(f"reminders recomputed: {report}")
+    return owners
+
+
+def _draw_actions(database: Database, owners: dict[uuid.UUID, str], actions: int,
+                  rng: random.Random) -> None:
     patient_ids = sorted(owners)
     end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 18, tzinfo=UTC)
     written = 0
