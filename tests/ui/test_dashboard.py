@@ -154,8 +154,9 @@ def test_the_models_pass_the_model_tester_empty(qtmodeltester: object, db: Datab
 def test_the_main_window_has_the_dashboard_on_ctrl_4(qtbot: QtBot, db: Database) -> None:
     window = MainWindow(db, user="alice")
     qtbot.addWidget(window)
-    window.show()
-    window.start()
+    with qtbot.waitSignal(window.model.resultShown, timeout=20_000):
+        window.show()
+        window.start()
     qtbot.waitUntil(lambda: not window.worker.busy, timeout=20_000)
     assert window.dashboard.found is None  # nothing read before the page is shown
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
