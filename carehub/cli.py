@@ -30,6 +30,7 @@ from carehub.prevention.cli import calllist, reminders_app
 from carehub.sync.cli import register as register_sync
 from carehub.sync.export_cli import export_app
 from carehub.users.services import ensure_user
+from carehub.workload.cli import workload_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="CareHub: the care manager's workstation, from the command line.")
@@ -46,6 +47,7 @@ app.command("query")(cohort_query)
 app.command("calllist")(calllist)
 app.add_typer(reminders_app, name="reminders")
 register_sync(app)
+app.command("workload")(workload_command)
 
 
 @dataclass

@@ -13,8 +13,6 @@ d'appels" gives every patient found a reminder with the campaign's reason
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from collections.abc import Sequence
@@ -74,6 +72,7 @@ from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
 from ui.caseload_model import HEADERS, CaseloadModel, Finder, cell_text
+from ui.formatting import french_csv
 from ui.patient_panel import PatientPanel
 from ui.worker import DatabaseWorker
 
@@ -104,7 +103,6 @@ CODES_HINTS: dict[str, str] = {
 CMP_LABELS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "=": "="}
 UNITS = (("d", "jours"), ("m", "mois"), ("y", "ans"))
 NO_BOUND = -1  # a spin box at its minimum shows "—": no bound
-CSV_BOM = "\ufeff"
 SELECTION_DELAY_MS = 80  # arrowing down the results does not load every patient passed
 
 
@@ -475,14 +473,12 @@ def csv_bytes(session: Session, *, ids: Sequence[uuid.UUID], today: date) -> byt
 
     The columns of the table, plus sex; runs on the worker (translations are thread-safe).
     """
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     headers = [QCoreApplication.translate("CaseloadModel", h) for h in HEADERS]
-    writer.writerow([*headers[:2], "Sexe", *headers[2:]])
+    rows: list[list[str]] = [[*headers[:2], "Sexe", *headers[2:]]]
     for row in patient_rows(session, ids=list(ids)):
         cells = [cell_text(row, c, today) for c in range(len(HEADERS))]
-        writer.writerow([*cells[:2], row.sex, *cells[2:]])
-    return (CSV_BOM + out.getvalue()).encode("utf-8")
+        rows.append([*cells[:2], row.sex, *cells[2:]])
+    return french_csv(rows)
 
 
 # ------------------------------------------------------------------------------ a campaign

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 
 from carehub.phones import format_phone, tel_uri
@@ -50,3 +53,15 @@ def phone_link(e164: str, text: str | None = None) -> str:
 
 def esc(text: str | None) -> str:
     return html.escape(text or "")
+
+
+CSV_BOM = "\ufeff"
+
+
+def french_csv(rows: Iterable[Sequence[object]]) -> bytes:
+    """Rows as a French spreadsheet reads them: UTF-8 with BOM, `;` between cells, CRLF.
+    Cells are written as given (format dates dd/mm/yyyy before)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerows(rows)
+    return (CSV_BOM + out.getvalue()).encode("utf-8")

@@ -54,6 +54,7 @@ from ui.caseload_model import (
     status_label,
 )
 from ui.cohort_screen import install_cohort_screen
+from ui.dashboard import install_dashboard
 from ui.directory_screen import install_directory_actions
 from ui.my_day import install_my_day
 from ui.patient_dialog import PatientDialog
@@ -243,6 +244,7 @@ class MainWindow(QMainWindow):
         install_directory_actions(self)
         install_my_day(self)  # the page the app opens on (Ctrl+J)
         self.cohort_screen = install_cohort_screen(self)
+        self.dashboard = install_dashboard(self)
         toolbar = self.addToolBar(self.tr("Actions"))
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)

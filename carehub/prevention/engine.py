@@ -608,3 +608,74 @@ def due_reasons(session: Session, *, patient_id: uuid.UUID, as_of: date,
         patient_id, [])
 
 
+
+
+# ------------------------------------------------------------------------------ coverage
+
+
+def coverage_day(rule: Rule, as_of: date) -> date:
+    """The day a rule's coverage is measured for `as_of`: that day itself, except for a
+    seasonal rule outside its campaign, measured on the last day of the latest campaign."""
+    if rule.kind != "seasonal" or _active_campaign(rule, as_of) is not None:
+        return as_of
+    ends = []
+    for campaign in rule.campaigns:
+        for year in (as_of.year - 2, as_of.year - 1, as_of.year):
+            last = date(year + (1 if campaign.end < campaign.start else 0), *campaign.end)
+            if last <= as_of:
+                ends.append(last)
+    return max(ends, default=as_of)
+
+
+def _eligible(rule: Rule, ev: Evidence, as_of: date) -> bool:
+    """Whether the rule concerns this patient at `as_of` (due or up to date), the same tests
+    `decide` makes before looking at dates."""
+    p = ev.patient
+    if rule.kind == "interval":
+        return not (rule.sex and p.sex != rule.sex) and _in_ages(rule, p.birth_date, as_of)
+    if rule.kind == "seasonal":
+        found = _active_campaign(rule, as_of)
+        if found is None:
+            return False
+        campaign = found[0]
+        min_age = campaign.min_age if campaign.min_age is not None else rule.min_age
+        return (min_age is not None and aged_at_least(p.birth_date, min_age, as_of)) or (
+            campaign.min_age is None and ev.risk_since is not None)
+    return True
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Who a rule concerns at a date, and who of them is not due (up to date)."""
+
+    code: str
+    as_of: date
+    eligible: frozenset[uuid.UUID]
+    up_to_date: frozenset[uuid.UUID]
+
+
+def coverage(session: Session, *, as_of: date, codes: Sequence[str],
+             rules: RuleSet | None = None,
+             patient_ids: Sequence[uuid.UUID] | None = None) -> dict[str, Coverage]:
+    """Every followed patient (or of `patient_ids`) a rule concerns at `as_of` (see
+    `coverage_day`), and those of them it finds up to date: the gathering of `assess`,
+    one SELECT per rule."""
+    ruleset = rules or load_rules()
+    found: dict[str, Coverage] = {}
+    gatherers: dict[date, _Gatherer] = {}
+    for code in codes:
+        rule = ruleset.rules[code]
+        day = coverage_day(rule, as_of)
+        gatherer = gatherers.get(day) or gatherers.setdefault(
+            day, _Gatherer(session, day, patient_ids))
+        eligible: set[uuid.UUID] = set()
+        current: set[uuid.UUID] = set()
+        for evidence in gatherer.evidence(rule):
+            if not _eligible(rule, evidence, day):
+                continue
+            eligible.add(evidence.patient.id)
+            if decide(rule, evidence, day) is None:
+                current.add(evidence.patient.id)
+        found[code] = Coverage(code=code, as_of=day, eligible=frozenset(eligible),
+                               up_to_date=frozenset(current))
+    return found

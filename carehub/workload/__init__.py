@@ -1,0 +1,1 @@
+"""Supervisor figures: workload per care manager, team totals and prevention coverage."""

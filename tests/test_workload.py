@@ -1,0 +1,173 @@
+"""The supervisor's figures add up exactly with what the team logged (crafted data)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from carehub.cli import app
+from carehub.db import Database
+from carehub.errors import InputError
+from carehub.workload.hub import hub_workload
+from carehub.workload.service import Figures, workload
+from tests.conftest import Hub
+from tests.sync_helpers import run_sync
+from tests.workload_helpers import FROM, TO, build_team
+
+runner = CliRunner()
+
+
+def _by_user(figures: list[Figures]) -> dict[str, Figures]:
+    return {f.user: f for f in figures}
+
+
+def test_each_care_managers_figures_are_what_she_logged(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        found = workload(session, date_from=FROM, date_to=TO)
+    people = _by_user(found.managers)
+    assert sorted(people) == ["alice", "bob", "carol"]  # care managers; not the supervisor
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    # The closed patient is not followed any more.
+    assert (alice.patients, alice.by_fragility) == (
+        3, {"0": 1, "1": 0, "2": 1, "3": 0, "unknown": 1})
+    assert (bob.patients, bob.by_fragility) == (
+        2, {"0": 0, "1": 1, "2": 0, "3": 1, "unknown": 0})
+    # alice: colorectal never done, a call-back booked for 20/11; bob: breast declined on a
+    # later day, so still overdue on 30/11.
+    assert (alice.overdue, alice.overdue_patients, bob.overdue, bob.overdue_patients) == (
+        2, 2, 1, 1)
+    # A corrected call counts once, as corrected; the October call and the 1 December
+    # meeting are outside the period; the 30/11 23:30 referral is inside.
+    assert (alice.calls, alice.reached, alice.average_call_s) == (3, 2, 210.0)
+    assert alice.reached_share == pytest.approx(2 / 3)
+    assert (bob.calls, bob.reached, bob.average_call_s) == (2, 1, 120.0)
+    assert (alice.referrals, bob.referrals) == (1, 1)
+    assert {k: v for k, v in alice.actions.items() if v} == {"call": 3, "referral": 1, "sms": 1}
+    assert {k: v for k, v in bob.actions.items() if v} == {"call": 2, "referral": 1}
+    assert (carol.patients, carol.overdue, carol.calls, carol.reached_share) == (0, 0, 0, None)
+
+
+def test_coverage_counts_the_eligible_and_those_up_to_date(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        found = workload(session, date_from=FROM, date_to=TO)
+    people = _by_user(found.managers)
+
+    def rates(f: Figures) -> dict[str, tuple[int, int]]:
+        return {c: (r.numerator, r.denominator) for c, r in f.coverage.items()}
+    assert rates(people["alice"]) == {"screening.breast": (1, 1),
+                                      "screening.colorectal": (1, 2),
+                                      "screening.cervical": (0, 1), "vaccine.flu": (1, 1)}
+    assert rates(people["bob"]) == {"screening.breast": (0, 1),
+                                    "screening.colorectal": (1, 1),
+                                    "screening.cervical": (0, 0), "vaccine.flu": (1, 2)}
+    assert rates(found.team) == {"screening.breast": (1, 2), "screening.colorectal": (2, 3),
+                                 "screening.cervical": (0, 1), "vaccine.flu": (2, 3)}
+    assert people["bob"].coverage["screening.cervical"].rate is None
+    assert found.team.coverage["vaccine.flu"].as_of == TO  # inside the campaign
+
+
+def test_flu_coverage_outside_the_campaign_is_the_last_campaigns(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        found = workload(session, date_from=date(2027, 3, 1), date_to=date(2027, 3, 31))
+    flu = found.team.coverage["vaccine.flu"]
+    assert flu.as_of == date(2027, 1, 31)
+    assert (flu.numerator, flu.denominator) == (2, 3)
+
+
+def test_team_totals_are_the_sum_of_the_care_managers(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        found = workload(session, date_from=FROM, date_to=TO)
+        only_bob = workload(session, date_from=FROM, date_to=TO, users=["bob"])
+    team = found.team
+    assert (team.patients, team.overdue, team.calls, team.reached, team.referrals) == (
+        5, 3, 5, 3, 2)
+    assert team.average_call_s == pytest.approx((630 + 120) / 4)
+    assert [f.user for f in only_bob.managers] == ["bob"]
+    assert (only_bob.team.patients, only_bob.team.calls) == (2, 2)
+
+
+def test_calls_per_week_split_reached_and_not(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        found = workload(session, date_from=FROM, date_to=TO)
+    weeks = {(w.week, w.user): (w.calls, w.reached) for w in found.weekly}
+    assert weeks == {(date(2026, 10, 12), "alice"): (1, 1),  # the series covers a quarter
+                     (date(2026, 11, 2), "alice"): (2, 1), (date(2026, 11, 2), "bob"): (1, 0),
+                     (date(2026, 11, 16), "alice"): (1, 1), (date(2026, 11, 16), "bob"): (1, 1)}
+    assert all(w.week.weekday() == 0 for w in found.weekly)
+
+
+def test_a_reminder_settled_by_the_periods_end_is_not_overdue(db: Database) -> None:
+    build_team(db)
+    today = date.today()
+    with db.session() as session:
+        found = workload(session, date_from=today - timedelta(days=29), date_to=today)
+    people = _by_user(found.managers)
+    assert (people["alice"].overdue, people["bob"].overdue) == (2, 0)
+
+
+def test_a_care_manager_sees_only_her_own_figures(db: Database) -> None:
+    build_team(db)
+    with db.session() as session:
+        mine = workload(session, date_from=FROM, date_to=TO, viewer="alice")
+        team = workload(session, date_from=FROM, date_to=TO, viewer="sam")
+        with pytest.raises(InputError, match="not a supervisor"):
+            workload(session, date_from=FROM, date_to=TO, viewer="alice", users=["bob"])
+        with pytest.raises(InputError, match="after it ends"):
+            workload(session, date_from=TO, date_to=FROM)
+    assert [f.user for f in mine.managers] == ["alice"]
+    assert [f.user for f in team.managers] == ["alice", "bob", "carol"]
+
+
+def test_the_cli_prints_one_object_per_care_manager(db: Database, db_path: Path) -> None:
+    build_team(db)
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "sam", "workload",
+                                 "--from", "2026-11-01", "--to", "2026-11-30", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["user"] for r in rows] == ["alice", "bob", "carol"]
+    alice = rows[0]
+    assert {k: alice[k] for k in ("user", "patients", "overdue", "calls", "reached")} == {
+        "user": "alice", "patients": 3, "overdue": 2, "calls": 3, "reached": 2}
+    assert (alice["from"], alice["to"], alice["referrals"]) == ("2026-11-01", "2026-11-30", 1)
+    assert alice["coverage"]["screening.colorectal"] == {
+        "numerator": 1, "denominator": 2, "rate": 0.5, "as_of": "2026-11-30"}
+    assert alice["patients_by_fragility"] == {"0": 1, "1": 0, "2": 1, "3": 0, "unknown": 1}
+    mine = runner.invoke(app, ["--db", str(db_path), "--user", "bob", "workload", "--json"])
+    assert [r["user"] for r in json.loads(mine.stdout)] == ["bob"]
+    bad = runner.invoke(app, ["--db", str(db_path), "workload", "--from", "01/11/2026"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_the_hub_gives_the_same_figures_but_coverage(db: Database, db_path: Path,
+                                                     hub: Hub) -> None:
+    build_team(db)
+    for nurse in ("alice", "bob"):
+        hub.grant(nurse, follows=[nurse], covers=[n for n in ("alice", "bob") if n != nurse])
+    hub.grant("sam", covers=["alice", "bob"])
+    run_sync(db, hub.url("alice"), "alice")
+    with db.session() as session:
+        local = workload(session, date_from=FROM, date_to=TO, users=["alice", "bob"])
+        central = hub_workload(session, hub_url=hub.url("sam"), date_from=FROM, date_to=TO,
+                               viewer="sam")
+    assert central.unavailable == ("coverage",)
+    assert [f.user for f in central.managers] == ["alice", "bob"]
+    for mine, theirs in zip(local.managers, central.managers, strict=True):
+        assert dataclasses.replace(mine, coverage={}, display_name="") == \
+            dataclasses.replace(theirs, coverage={}, display_name="")
+    assert central.weekly == local.weekly
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "sam", "workload", "--hub",
+                                 hub.url("sam"), "--from", "2026-11-01", "--to", "2026-11-30",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert [(r["user"], r["calls"], r["coverage"]) for r in json.loads(result.stdout)] == [
+        ("alice", 3, {}), ("bob", 2, {})]
