@@ -8,11 +8,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from carehub.cli import app
 from carehub.db import Database
 from carehub.errors import InputError
+from carehub.users.models import User
 from carehub.workload.hub import hub_workload
 from carehub.workload.service import Figures, workload
 from tests.conftest import Hub
@@ -171,3 +173,17 @@ def test_the_hub_gives_the_same_figures_but_coverage(db: Database, db_path: Path
     assert result.exit_code == 0, result.output
     assert [(r["user"], r["calls"], r["coverage"]) for r in json.loads(result.stdout)] == [
         ("alice", 3, {}), ("bob", 2, {})]
+
+
+def test_before_anyone_is_made_supervisor_the_cli_shows_the_whole_team(
+        db: Database, db_path: Path) -> None:
+    """A fresh workstation (every user a care manager) keeps DESIGN.md's contract."""
+    build_team(db)
+    with db.transaction() as session:
+        for user in session.exec(select(User)).all():
+            user.role = "care_manager"
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "alice", "workload",
+                                 "--from", "2026-11-01", "--to", "2026-11-30", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [item["user"] for item in json.loads(result.stdout)] == [
+        "alice", "bob", "carol", "sam"]  # sam is no supervisor here: one of the team

@@ -293,6 +293,11 @@ def _not_amended(session: Session) -> Any:
     return col(CoordinationAction.id).not_in(amended)
 
 
+def _roles_set_up(session: Session) -> bool:
+    return session.execute(sa_select(col(User.id)).where(
+        col(User.role).in_(("supervisor", "administrator"))).limit(1)).first() is not None
+
+
 def visible_users(session: Session, *, viewer: str | None,
                   users: Sequence[str] | None) -> Sequence[str] | None:
     """Whose figures `viewer` may see: a supervisor or an administrator the whole team
@@ -300,7 +305,9 @@ def visible_users(session: Session, *, viewer: str | None,
     if viewer is None:
         return users
     role = session.execute(sa_select(col(User.role)).where(col(User.name) == viewer)).scalar()
-    if role in ("supervisor", "administrator"):
+    if role in ("supervisor", "administrator") or not _roles_set_up(session):
+        # A workstation where nobody was made supervisor or administrator has no one to
+        # restrict figures to; they carry no clinical content (the hub's RLS is the lock).
         return users
     others = sorted(set(users or ()) - {viewer})
     if others:
