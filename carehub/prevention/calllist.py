@@ -54,11 +54,12 @@ _NOT_REACHED_SQL = """NOT EXISTS (
     SELECT 1 FROM coordination_action a
      WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
        AND a.type IN ('call', 'sms') AND a.outcome = 'reached')"""
-_RECENT_STAY_SQL = """EXISTS (
-    SELECT 1 FROM clinical_fact f JOIN fact_coding c ON c.fact_id = f.id
-     WHERE f.patient_id = p.id AND f.kind = 'encounter'
-       AND f.end_date >= :recent_from AND f.end_date <= :as_of
-       AND c.system || '' = :stay_system AND c.code IN :stay_codes)"""
+# The patients back from a stay: one pass over ix_coding_cohort (the codings carry their
+# fact's kind and dates), a set probed per patient, never a fact row read.
+_RECENT_STAY_SQL = """p.id IN (
+    SELECT c.patient_id FROM fact_coding c
+     WHERE c.system = :stay_system AND c.code IN :stay_codes AND c.kind = 'encounter'
+       AND c.end_date >= :recent_from AND c.end_date <= :as_of)"""
 # A reminder's own priority: the rule's points, a point per day overdue (capped), and the
 # bonuses of an escalation and of a promised call-back whose hour has come.
 _REASON_PRIORITY_SQL = """(r.points
@@ -80,12 +81,12 @@ _PHONED_SQL = """(NOT p.deaf_or_hard_of_hearing
                    AND NOT ph.needs_check))"""
 ORDER_SQL = f"""
 WITH s AS (
-  SELECT r.patient_id AS pid, max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
+  SELECT p.rowid AS prow, r.patient_id AS pid, max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
          min(r.due_date) AS due,
          min(CASE WHEN r.state = 'planned' THEN r.planned_at END) AS planned
     FROM patient p CROSS JOIN reminder r ON r.patient_id = p.id  -- patients drive
    WHERE {{mine}} AND {ON_THE_LIST_SQL}
-   GROUP BY r.patient_id
+   GROUP BY p.rowid  -- the order they come in (no sort); r from ix_reminder_call_list alone
 ), q AS MATERIALIZED (
   SELECT s.pid, s.due, s.planned, p.sort_key,
          s.top + coalesce(p.fragility_level, 0) * :w_fragility
@@ -97,7 +98,7 @@ WITH s AS (
          substr(p.call_after, 1, 8) AS after, substr(p.call_before, 1, 8) AS before,
          CASE WHEN s.planned IS NOT NULL AND date(s.planned, 'localtime') = :as_of
               THEN time(s.planned, 'localtime') END AS planned_time
-    FROM s JOIN patient p ON p.id = s.pid
+    FROM s JOIN patient p ON p.rowid = s.prow
    WHERE {_NOT_REACHED_SQL}
 ), o AS (
   SELECT q.*, CASE WHEN phoned AND after IS NOT NULL AND planned_time IS NOT NULL

@@ -39,6 +39,9 @@ class Reminder(SQLModel, table=True):
     __table_args__ = (
         Index("ix_reminder_patient_reason", "patient_id", "reason", "state"),
         Index("ix_reminder_state_due", "state", "due_date"),
+        # Every column the call list's order reads, so it never reads a reminder's row.
+        Index("ix_reminder_call_list", "patient_id", "state", "due_date", "planned_at",
+              "postponed_until", "escalation", "points", "reason"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
