@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -232,20 +233,27 @@ def _params(ruleset: RuleSet, manager: uuid.UUID, as_of: date, local_now: dateti
     }
 
 
-def _statement(sql: str, only: Sequence[uuid.UUID] | None, params: dict[str, Any]) -> Any:
-    statement = text(sql.format(mine=_MINE_SQL if only is None else _MINE_PAGE_SQL))
+@cache
+def _text(sql: str, paged: bool) -> Any:
+    """The statement of `sql`, built once (text() parses the SQL for its parameters)."""
+    statement = text(sql.format(mine=_MINE_PAGE_SQL if paged else _MINE_SQL))
     if ":stay_codes" in sql:
         statement = statement.bindparams(bindparam("stay_codes", expanding=True))
-    if only is not None:
+    if paged:
         statement = statement.bindparams(bindparam("only", expanding=True))
-        params["only"] = [i.hex for i in only] or [""]
     return statement
+
+
+def _statement(sql: str, only: Sequence[uuid.UUID] | None, params: dict[str, Any]) -> Any:
+    if only is not None:
+        params["only"] = [i.hex for i in only] or [""]
+    return _text(sql, only is not None)
 
 
 def _order_rows(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date,
                 local_now: datetime, only: Sequence[uuid.UUID] | None = None) -> list[Any]:
     params = _params(ruleset, manager, as_of, local_now)
-    return list(session.connection().execute(_statement(ORDER_SQL, only, params), params))
+    return list(session.connection().execute(_statement(ORDER_SQL, only, params), params).all())
 
 
 def call_order(session: Session, *, user: str, as_of: date, now: datetime | None = None,

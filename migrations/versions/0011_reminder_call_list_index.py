@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-
 revision: str = '0011'
 down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
