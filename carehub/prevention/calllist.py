@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from functools import cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -265,8 +265,11 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
     if manager is None:
         return CallOrder(PatientIds([]), [], [])
     rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset))
-    return CallOrder(PatientIds([r[0] for r in rows]), [r[1] for r in rows],
-                     [_iso_date(r[2]) for r in rows])
+    if not rows:
+        return CallOrder(PatientIds([]), [], [])
+    ids, priorities, due_dates = list(zip(*rows, strict=True))[:3]  # columns, at C speed
+    return CallOrder(PatientIds(list(ids)), list(priorities),
+                     list(map(date.fromisoformat, due_dates)))  # due dates: 'YYYY-MM-DD'
 
 
 def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,
