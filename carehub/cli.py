@@ -29,6 +29,8 @@ from carehub.keystore import key_store
 from carehub.prevention.cli import calllist, reminders_app
 from carehub.sync.cli import register as register_sync
 from carehub.sync.export_cli import export_app
+from carehub.users.access import require_user
+from carehub.users.cli import register as register_users
 from carehub.users.services import ensure_user
 from carehub.workload.cli import workload_command
 
@@ -48,6 +50,7 @@ app.command("calllist")(calllist)
 app.add_typer(reminders_app, name="reminders")
 register_sync(app)
 app.command("workload")(workload_command)
+register_users(app)
 
 
 @dataclass
@@ -57,7 +60,10 @@ class CliState:
     key_file: Path | None
 
     def open(self) -> Database:
-        return open_database(self.db_path, key_store(self.key_file))
+        """The database, its sessions acting for --user (the services check her rights)."""
+        database = open_database(self.db_path, key_store(self.key_file))
+        database.acting_user = self.user
+        return database
 
     @contextmanager
     def write(self) -> Iterator[tuple[Database, Session]]:
@@ -65,6 +71,7 @@ class CliState:
         try:
             with database.transaction() as session:
                 ensure_user(session, name=self.user)
+                require_user(session, user=self.user)  # a deactivated user writes nothing
                 yield database, session
         finally:
             database.close()

@@ -34,6 +34,9 @@ from carehub.paths import migrations_dir
 from carehub.timeutil import utcnow
 
 DB_FILE_NAME = "carehub.db"
+# session.info key naming the acting user: the services check what she may see
+# (carehub/users/access.py); absent for internal jobs, migrations and imports.
+ACTING_USER = "carehub_user"
 _KEY_CHECK_LABEL = b"carehub key check v1"
 
 
@@ -109,11 +112,18 @@ class Database:
 
     path: Path
     engine: Engine
+    acting_user: str | None = None  # rides on every session (session.info[ACTING_USER])
+
+    def _session(self) -> Session:
+        session = Session(self.engine, expire_on_commit=False)
+        if self.acting_user is not None:
+            session.info[ACTING_USER] = self.acting_user
+        return session
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session for reading; nothing it does is committed."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._session() as session:
             try:
                 yield session
             except SADatabaseError as exc:
@@ -122,7 +132,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One write transaction: all of it lands, or none of it."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._session() as session:
             try:
                 with session.begin():
                     yield session

@@ -129,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = open_for_gui(args, user)
     if database is None:
         return 1
+    from ui.access import sign_in_if_needed
+
+    signed_in = sign_in_if_needed(database, user=user) if args.screenshot is None else user
+    if signed_in is None:
+        database.close()
+        return 1
+    user = database.acting_user = signed_in  # every session acts for her (services check)
 
     from ui.main_window import MainWindow  # after the checks: a failed open stays quick
 

@@ -44,6 +44,7 @@ from carehub.db import Database
 from carehub.directory.models import Commune
 from carehub.errors import CareHubError
 from carehub.users.services import list_users
+from ui.access import install_access
 from ui.actions_panel import install_action_features
 from ui.caseload_model import (
     FRAGILITY_LABELS,
@@ -255,6 +256,7 @@ class MainWindow(QMainWindow):
             shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{action.text()} ({shortcut})")
         self.sync_ctl = install_sync(self)  # status bar: pending, last sync, conflicts
+        self.access_ctl = install_access(self, patient_menu)  # lock, break glass, users
         self.pending_label = self.sync_ctl.bar.pending_label
         self.sync_ctl.synced.connect(lambda _report: self.actions_ctl.reload())
 
@@ -353,7 +355,7 @@ class MainWindow(QMainWindow):
     def _load_patient(self, patient_id: uuid.UUID) -> None:
         self.worker.submit(lambda s: _load_patient(s, patient_id),
                            on_success=lambda loaded: self._show_patient(patient_id, loaded),
-                           on_error=self._report_error)
+                           on_error=lambda exc: self.access_ctl.load_failed(patient_id, exc))
 
     def _show_patient(self, patient_id: uuid.UUID, loaded: tuple[Any, Any]) -> None:
         if self.current_patient_id() != patient_id:

@@ -29,6 +29,7 @@ from carehub.identifiers import ins_problem, normalize_ins
 from carehub.phones import parse_phone
 from carehub.text import fold
 from carehub.timeutil import utcnow
+from carehub.users.access import require_patient_access, visible_patients_clause
 from carehub.users.models import User
 from carehub.users.services import ensure_user
 
@@ -251,6 +252,7 @@ def update_patient(session: Session, *, patient_id: uuid.UUID, data: PatientInpu
                    actor: str) -> list[str]:
     """Save the form; returns the names of the fields that changed (audited)."""
     patient = get_patient(session, patient_id=patient_id)
+    require_patient_access(session, patient_id=patient_id, purpose="edit")
     _check_ins_free(session, data.ins, patient.id)
     _check_commune(session, data.commune_insee)
     before = {name: _jsonable(getattr(patient, name))
@@ -275,6 +277,12 @@ def get_patient(session: Session, *, patient_id: uuid.UUID) -> Patient:
 
 def resolve_patient(session: Session, *, ref: str) -> Patient:
     """A patient by local UUID or by INS, as the CLI's ID arguments allow."""
+    patient = _find_patient(session, ref)
+    require_patient_access(session, patient_id=patient.id, purpose="identity")
+    return patient
+
+
+def _find_patient(session: Session, ref: str) -> Patient:
     try:
         return get_patient(session, patient_id=uuid.UUID(ref))
     except ValueError:
@@ -290,6 +298,7 @@ def resolve_patient(session: Session, *, ref: str) -> Patient:
 
 def patient_input_from(session: Session, patient: Patient) -> PatientInput:
     """The form's values for an existing patient."""
+    require_patient_access(session, patient_id=patient.id, purpose="edit")
     phones = session.exec(select(PatientPhone).where(PatientPhone.patient_id == patient.id)
                           .order_by(col(PatientPhone.position))).all()
     values = {name: getattr(patient, name) for name in PatientInput.model_fields
@@ -354,7 +363,7 @@ def search_patient_ids(session: Session, *, text: str = "", statuses: Sequence[s
     The scan runs over the covering index ix_patient_search, never the wide rows.
     """
     stored_id = type_coerce(col(Patient.id), String())
-    query = sa_select(stored_id)
+    query = sa_select(stored_id).where(visible_patients_clause(session))
     for word in search_words(text):
         query = query.where(func.instr(Patient.search_text, word) > 0)
     if statuses:
@@ -397,9 +406,10 @@ def _row_query() -> Any:
 def patient_rows(session: Session, *, ids: Sequence[uuid.UUID]) -> list[PatientRow]:
     """The table lines of these patients, in the order of `ids` (a page of the table)."""
     found: dict[uuid.UUID, PatientRow] = {}
+    visible = visible_patients_clause(session)
     for start in range(0, len(ids), 500):  # stay far below SQLite's bound-parameter limit
         chunk = ids[start:start + 500]
-        for row in session.execute(_row_query().where(col(Patient.id).in_(chunk))):
+        for row in session.execute(_row_query().where(col(Patient.id).in_(chunk), visible)):
             found[row[0]] = PatientRow(*row)
     return [found[i] for i in ids if i in found]
 
@@ -417,7 +427,8 @@ def list_patients(session: Session, *, ids: Sequence[uuid.UUID] | None = None
     """The CLI's `patients list --json` objects, in name order (or the order of `ids`)."""
     if ids is not None:
         return [_as_json(r) for r in patient_rows(session, ids=ids)]
-    query = _row_query().order_by(col(Patient.sort_key), col(Patient.id))
+    query = _row_query().where(visible_patients_clause(session)).order_by(
+        col(Patient.sort_key), col(Patient.id))
     return [_as_json(PatientRow(*row)) for row in session.execute(query)]
 
 
@@ -470,3 +481,23 @@ def caseload_ids(session: Session, *, user: str) -> list[uuid.UUID]:
     return list(session.exec(
         select(Patient.id).join(User, col(User.id) == col(Patient.care_manager_id))
         .where(User.name == user)))
+
+
+def set_care_manager(session: Session, *, patient_id: uuid.UUID, care_manager: str,
+                     actor: str) -> str | None:
+    """Hand the patient to another care manager (audited, synced as the field care_manager);
+    returns the previous one's name. Who may do it is checked by carehub.users.grants."""
+    patient = get_patient(session, patient_id=patient_id)
+    before = session.get(User, patient.care_manager_id) if patient.care_manager_id else None
+    manager = ensure_user(session, name=care_manager)
+    if before is not None and before.id == manager.id:
+        return before.name
+    patient.care_manager_id = manager.id
+    patient.updated_at = utcnow()
+    session.flush()
+    changed = {"care_manager": manager.name}
+    log_change(session, Change(actor, "patient", str(patient.id), "update",
+                               {"changed": changed,
+                                "before": {"care_manager": before.name if before else None}}),
+               payload=changed)
+    return before.name if before else None

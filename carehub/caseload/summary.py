@@ -30,6 +30,7 @@ from carehub.caseload.services import get_patient
 from carehub.caseload.vocabulary import Concept, coding_condition, vocabulary
 from carehub.directory.models import Commune
 from carehub.phones import format_phone, tel_uri
+from carehub.users.access import require_patient_access
 from carehub.users.models import User
 
 # Statuses (FHIR clinical/verification or MedicationStatement) that make a fact no longer
@@ -252,6 +253,7 @@ def phone_line(e164: str, *, kind: str | None, label: str | None = None,
 
 def patient_summary(session: Session, *, patient_id: uuid.UUID, as_of: date) -> PatientSummary:
     """Everything a colleague needs to know about a patient at `as_of`, in a few queries."""
+    require_patient_access(session, patient_id=patient_id, purpose="summary")
     patient = get_patient(session, patient_id=patient_id)
     commune_name, care_manager = _commune_and_manager(session, patient)
     treatments, allergies, conditions = _current_facts(session, patient_id, as_of)
@@ -419,6 +421,7 @@ def _last_date_query(patient_id: uuid.UUID, concept: Concept, as_of: date,
 
 def patient_timeline(session: Session, *, patient_id: uuid.UUID) -> list[TimelineEntry]:
     """Every clinical fact of the patient, newest first, undated ones last."""
+    require_patient_access(session, patient_id=patient_id, purpose="timeline")
     get_patient(session, patient_id=patient_id)
     mine = col(ClinicalFact.patient_id) == patient_id
     facts = session.execute(

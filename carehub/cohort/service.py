@@ -9,6 +9,7 @@ from sqlmodel import Session
 from carehub.caseload.services import PatientIds
 from carehub.cohort.compiler import compile_query
 from carehub.cohort.parser import parse_query
+from carehub.users.access import visible_patients_clause
 
 
 def run_query(session: Session, *, expr: str, as_of: date,
@@ -21,4 +22,5 @@ def run_query(session: Session, *, expr: str, as_of: date,
     """
     query = parse_query(expr)
     select = compile_query(query, as_of=as_of, care_manager=care_manager)
+    select = select.where(visible_patients_clause(session, clinical=True))
     return PatientIds(list(session.execute(select).scalars()))

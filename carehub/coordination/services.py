@@ -17,6 +17,7 @@ from carehub.coordination.audit import Change
 from carehub.coordination.models import ACTION_TYPES, CoordinationAction
 from carehub.errors import InputError, NotFoundError
 from carehub.timeutil import utcnow
+from carehub.users.access import require_patient_access, visible_patients_clause
 
 MAX_NOTE_LENGTH = 10_000
 
@@ -110,6 +111,7 @@ def record_action(session: Session, *, patient_ref: str | uuid.UUID, action_type
     """Log one action for a patient (by local id or INS); returns its id."""
     _check_type(action_type)
     patient = resolve_patient(session, ref=str(patient_ref))
+    require_patient_access(session, patient_id=patient.id, purpose="actions")
     if duration_s is not None and duration_s < 0:
         raise InputError("An action's duration cannot be negative.",
                          "La durée d'une action ne peut pas être négative.")
@@ -145,9 +147,11 @@ def list_actions(session: Session, *, patient_ref: str | uuid.UUID | None = None
                  since: datetime | None = None, limit: int | None = None) -> list[ActionRow]:
     """Actions, newest first; of one patient when `patient_ref` is given."""
     query = (sa_select(CoordinationAction, col(Patient.ins))
-             .join(Patient, col(Patient.id) == col(CoordinationAction.patient_id)))
+             .join(Patient, col(Patient.id) == col(CoordinationAction.patient_id))
+             .where(visible_patients_clause(session, clinical=True)))
     if patient_ref is not None:
         patient = resolve_patient(session, ref=str(patient_ref))
+        require_patient_access(session, patient_id=patient.id, purpose="actions")
         query = query.where(col(CoordinationAction.patient_id) == patient.id)
     if since is not None:
         query = query.where(col(CoordinationAction.at) >= as_utc(since))

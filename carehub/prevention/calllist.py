@@ -31,6 +31,7 @@ from carehub.prevention.types import (
     day_bounds,
     local,
 )
+from carehub.users.access import require_caseload_access
 from carehub.users.models import User
 
 
@@ -260,6 +261,7 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
                rules: RuleSet | None = None) -> CallOrder:
     """The order of `call_list` (ids, priorities, earliest due dates) in one SELECT, for
     lists too long to build every line up front (a supervisor's 50,000 patients)."""
+    require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None:
@@ -283,6 +285,7 @@ def call_list(session: Session, *, user: str, as_of: date, now: datetime | None 
     (call_before) has passed. `now` (default: the current time if `as_of` is today, else
     the rules' default_call_time) decides who can be called now.
     """
+    require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None:
@@ -297,6 +300,7 @@ def call_list_items(session: Session, *, user: str, as_of: date,
                     rules: RuleSet | None = None) -> list[CallListItem]:
     """The call-list lines of these patients (a page of `call_order`), in list order;
     patients not on the list that day are left out."""
+    require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None or not patient_ids:

@@ -45,6 +45,7 @@ from carehub.prevention.types import (
 )
 from carehub.text import fold
 from carehub.timeutil import utcnow
+from carehub.users.access import require_caseload_access, require_patient_access
 
 Outcome = Literal["reached", "no_answer", "voicemail", "wrong_number", "refused", "callback"]
 OUTCOMES: tuple[Outcome, ...] = ("reached", "no_answer", "voicemail", "wrong_number",
@@ -356,6 +357,7 @@ def due_callbacks(session: Session, *, user: str, now: datetime, within: timedel
                   rules: RuleSet | None = None) -> list[CallListItem]:
     """Patients with a planned call-back from now to `now + within` (or missed earlier
     today and still planned), as call-list lines, earliest first (for notifications)."""
+    require_caseload_access(session, owner=user, purpose="call-backs")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None:
@@ -481,6 +483,7 @@ def record_call_outcome(session: Session, *, patient_id: uuid.UUID, outcome: Out
         raise InputError("A call-back outcome needs the time to call back.",
                          "« Rappeler à… » demande l'heure du rappel.")
     patient = get_patient(session, patient_id=patient_id)
+    require_patient_access(session, patient_id=patient_id, purpose="call outcome")
     moment = as_utc(at or utcnow())
     if moment > utcnow() + timedelta(minutes=5):
         raise InputError("A call outcome cannot be dated in the future.",
@@ -583,6 +586,7 @@ def plan_callback(session: Session, *, patient_id: uuid.UUID, at: datetime, acto
     """Book a call at a date and time: a call-back reminder (planned), and the patient's
     other open reminders planned for the same call. Returns the call-back reminder's id."""
     get_patient(session, patient_id=patient_id)
+    require_patient_access(session, patient_id=patient_id, purpose="call-back")
     moment = as_utc(at)
     when = local(moment)
     explanation = f"rappel prévu le {fr_date(when.date())} à {when:%H:%M}"
@@ -622,6 +626,7 @@ def close_reminder(session: Session, *, reminder_id: uuid.UUID, state: str, acto
     row = session.get(Reminder, reminder_id)
     if row is None:
         raise NotFoundError(f"No reminder {reminder_id}.", "Rappel introuvable.")
+    require_patient_access(session, patient_id=row.patient_id, purpose="reminder")
     if state not in REMINDER_STATES or state == "planned":
         raise InputError(f"Cannot set a reminder to {state!r} here; one of done, declined, "
                          "cancelled, unreachable, postponed, due (plan a call-back to plan).",
