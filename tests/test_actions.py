@@ -99,18 +99,18 @@ def test_listing_is_newest_first_and_filters_by_time(db: Database) -> None:
 def test_cli_add_prints_the_id_and_list_json_has_the_contract_keys(
         db: Database, db_path: Path) -> None:
     add_patients(db)
-    added = runner.invoke(app, ["--db", str(db_path), "--user", "bob", "actions", "add",
+    added = runner.invoke(app, ["--db", str(db_path), "--user", "alice", "actions", "add",
                                 "--patient", JEANNE_INS, "--type", "referral",
                                 "--note", "vers Dr Roux", "--at", "2026-11-02T14:30:00+01:00"])
     assert added.exit_code == 0, added.output
     action_id = uuid.UUID(added.stdout.strip())
-    listed = runner.invoke(app, ["--db", str(db_path), "actions", "list",
+    listed = runner.invoke(app, ["--db", str(db_path), "--user", "alice", "actions", "list",
                                  "--patient", JEANNE_INS, "--json"])
     assert listed.exit_code == 0, listed.output
     [item] = json.loads(listed.stdout)
     assert {"id", "patient_id", "ins", "type", "at", "author", "note"} <= item.keys()
     assert (item["id"], item["ins"], item["type"], item["author"], item["note"]) == (
-        str(action_id), JEANNE_INS, "referral", "bob", "vers Dr Roux")
+        str(action_id), JEANNE_INS, "referral", "alice", "vers Dr Roux")
     assert datetime.fromisoformat(item["at"]) == datetime(2026, 11, 2, 13, 30, tzinfo=UTC)
 
 

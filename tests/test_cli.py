@@ -91,7 +91,8 @@ def test_patients_list_json_is_an_array_of_patients(db: Database, db_path: Path)
         create_patient(session, data=PatientInput(
             birth_name="Petit", given_names="Louis", sex="M", birth_date="1941-11-30"),
             actor="alice")
-    result = runner.invoke(app, ["--db", str(db_path), "patients", "list", "--json"])
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "alice",
+                                 "patients", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert isinstance(rows, list)

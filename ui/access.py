@@ -627,8 +627,8 @@ class AccessController(QObject):
 
     def break_glass(self) -> None:
         patient_id = self._restricted_patient
-        if patient_id is None:
-            return
+        if patient_id is None or patient_id != self.window.current_patient_id():
+            return  # the selection moved on: its own refusal is on its way
         dialog = BreakGlassDialog(self._restricted_message, self.window)
         dialog.accepted.connect(lambda: self._record_grant(patient_id, dialog.reason.text()))
         dialog.open()

@@ -121,7 +121,8 @@ def test_a_supervisor_breaks_the_glass_with_a_reason_then_sees_the_patient(
     ctl = window.access_ctl
     assert window.model.rowCount() == 3  # a supervisor sees every identity line
     select_row_of(qtbot, window, patient_ids["paul"])
-    qtbot.waitUntil(lambda: ctl.restricted.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: ctl.restricted.isVisible()
+                    and ctl._restricted_patient == patient_ids["paul"], timeout=10_000)
     assert "contenu clinique" in ctl.restricted.message.text()
     grab(window, "restricted")
     qtbot.mouseClick(ctl.restricted.open_button, Qt.MouseButton.LeftButton)
