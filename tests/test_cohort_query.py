@@ -16,6 +16,7 @@ from carehub.cli import app
 from carehub.cohort.parser import QuerySyntaxError
 from carehub.cohort.service import run_query
 from carehub.db import Database
+from carehub.users.services import add_coverage
 from tests.cohort_helpers import add_fact, add_patient
 
 AS_OF = date(2025, 6, 15)
@@ -174,6 +175,9 @@ def small(db: Database) -> Database:
         goitre = add_patient(session, "DIDIER", sex="M", born=date(1960, 1, 1),
                              commune="41018", manager="bob")
         add_fact(session, goitre, "condition", GOITRE, start=date(2024, 1, 1))
+        # Alice covers for Bob (the CLI checks who sees what): she sees all four.
+        add_coverage(session, user="alice", covers="bob", starts_on=date.today(),
+                     ends_on=date.today(), actor="alice")
     return db
 
 
@@ -244,12 +248,13 @@ runner = CliRunner()
 
 def test_cli_query_prints_the_patients_like_patients_list(small: Database,
                                                           db_path: Path) -> None:
-    result = runner.invoke(app, ["--db", str(db_path), "query", "sex F sauf pregnant",
+    result = runner.invoke(app, ["--db", str(db_path), "--user", "alice", "query",
+                                 "sex F sauf pregnant",
                                  "--as-of", AS_OF.isoformat(), "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    listed = json.loads(runner.invoke(app, ["--db", str(db_path), "patients", "list",
-                                            "--json"]).stdout)
+    listed = json.loads(runner.invoke(app, ["--db", str(db_path), "--user", "alice",
+                                            "patients", "list", "--json"]).stdout)
     assert rows == [row for row in listed if row["birth_name"] == "CLAIRE"]
     assert set(rows[0]) >= {"id", "ins", "birth_name", "given_names", "birth_date", "commune"}
 
@@ -257,15 +262,14 @@ def test_cli_query_prints_the_patients_like_patients_list(small: Database,
 def test_cli_as_of_changes_the_answer_and_mine_keeps_the_users_patients(
         small: Database, db_path: Path) -> None:
     def born(*args: str) -> list[str]:
-        result = runner.invoke(app, ["--db", str(db_path), *args, "--json"])
+        result = runner.invoke(app, ["--db", str(db_path), "--user", "alice", *args, "--json"])
         assert result.exit_code == 0, result.output
         return [row["birth_name"] for row in json.loads(result.stdout)]
 
     assert born("query", "age >= 50", "--as-of", "2025-06-15") == ["BERNARD", "DIDIER"]
     assert born("query", "age >= 50", "--as-of", "2025-06-16") == ["BERNARD", "CLAIRE",
                                                                    "DIDIER"]
-    assert born("--user", "alice", "query", "age >= 50", "--as-of", "2025-06-16",
-                "--mine") == ["CLAIRE"]
+    assert born("query", "age >= 50", "--as-of", "2025-06-16", "--mine") == ["CLAIRE"]
 
 
 def test_cli_syntax_error_exits_1_with_the_english_message(

@@ -171,7 +171,8 @@ def test_the_cli_fills_a_new_database_and_lists_the_patients(tmp_path: Path) -> 
                                  "--seed", "3", "--as-of", "2025-11-03"])
     assert result.exit_code == 0, result.output
     assert "Added 50 demo patients (seed 3" in result.output
-    listed = runner.invoke(app, ["--db", str(path), "patients", "list", "--json"])
+    listed = runner.invoke(app, ["--db", str(path), "--user", "alice", "patients", "list",
+                                 "--json"])
     patients = json.loads(listed.stdout)
     assert len(patients) == 50
     assert {p["care_manager"] for p in patients} == {"alice"}

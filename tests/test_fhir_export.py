@@ -211,8 +211,8 @@ def test_an_endpoint_that_fails_or_is_down_is_a_clear_error_and_the_file_is_stil
     out = tmp_path / "failed.json"
     with fhir_server() as (endpoint, store):
         store.fail_with = 503
-        result = run_script("--db", str(db_path), "export", "fhir", "--out", str(out),
-                            "--endpoint", endpoint)  # as a script sees it: exit 1
+        result = run_script("--db", str(db_path), "--user", "alice", "export", "fhir",
+                            "--out", str(out), "--endpoint", endpoint)  # as a script: exit 1
         assert result.returncode == 1
         assert "HTTP 503" in result.stderr
         assert store.resources == {}
