@@ -34,6 +34,7 @@ class Team:
 
 def make_team(db: Database) -> Team:
     with db.transaction() as session:
+        # An administrator (and alice's password) set the roles up: the checks apply.
         # Only alice signs in with a password here: each argon2 hash costs ~50 ms.
         add_user(session, name="adam", role="administrator")
         for name, role in (("alice", "care_manager"), ("bob", "care_manager"),

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from carehub.caseload.services import list_patients, resolve_patient, search_patient_ids
 from carehub.caseload.summary import patient_summary, patient_timeline
+from carehub.cli import app
 from carehub.cohort.service import run_query
 from carehub.coordination.audit import AuditEvent, verify_chain
 from carehub.coordination.services import list_actions, record_action
@@ -31,7 +32,7 @@ from carehub.users import AccessDenied, require_role
 from carehub.users.grants import list_grants, open_access, reassign_patient
 from carehub.users.models import User
 from carehub.users.services import add_coverage, sign_in
-from tests.access_helpers import ALICE_INS, BOB_INS, PASSWORD, Team, cli, make_team
+from tests.access_helpers import ALICE_INS, BOB_INS, PASSWORD, Team, cli, make_team, runner
 
 TODAY = date.today()
 
@@ -264,3 +265,27 @@ def test_grants_listed_for_a_care_manager_are_her_own(db: Database, team: Team) 
         assert [g.user for g in list_grants(session)] == ["alice"]
     with as_user(db, "sue").session() as session:
         assert sorted(g.user for g in list_grants(session)) == ["alice", "bob"]
+
+
+def test_a_fresh_workstation_restricts_nothing_until_roles_are_set_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN.md's CLI acts as the login name: on a single-nurse workstation where nobody
+    is supervisor or administrator and nobody has a password, the default user lists the
+    patients imported for bob; once an administrator exists, she no longer does."""
+    monkeypatch.delenv("CAREHUB_USER", raising=False)
+    practice = Path(__file__).parent / "data" / "fhir" / "practice_export.json"
+    base = ["--db", str(tmp_path / "carehub.db")]
+    assert runner.invoke(app, [*base, "init"]).exit_code == 0
+    imported = runner.invoke(app, [*base, "import", "fhir", str(practice),
+                                   "--assign-to", "bob", "--json"])
+    assert imported.exit_code == 0, imported.output
+    listed = runner.invoke(app, [*base, "patients", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 3 and {row["care_manager"] for row in rows} == {"bob"}
+
+    added = runner.invoke(app, [*base, "users", "add", "adam", "--role", "administrator"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, [*base, "patients", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == []  # bob's patients are bob's now

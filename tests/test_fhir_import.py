@@ -339,8 +339,7 @@ def test_cli_imports_and_lists_the_patients(tmp_path: Path) -> None:
                                  "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["patients"]["created"] == 3
-    listed = runner.invoke(app, ["--db", str(path), "--user", "bob", "patients", "list",
-                                 "--json"])  # assigned to bob: his to see
+    listed = runner.invoke(app, [*base, "patients", "list", "--json"])  # roles not set up
     rows = {row["ins"]: row for row in json.loads(listed.stdout)}
     marie = rows["253072B07300470"]
     assert (marie["birth_name"], marie["used_name"], marie["given_names"]) == (

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from carehub.caseload.services import PatientInput, create_patient, list_patients
@@ -216,7 +217,7 @@ def _with_next_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra:
 
     folder = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), folder, ignore=shutil.ignore_patterns("__pycache__"))
-    head = sorted(p.stem.split("_")[0] for p in (folder / "versions").glob("*.py"))[-1]
+    head = ScriptDirectory(str(folder)).get_current_head()  # not the highest file number
     (folder / "versions" / "9001_next.py").write_text(
         NEXT_MIGRATION.format(head=head, extra=extra))
     monkeypatch.setattr(carehub.db, "migrations_dir", lambda: folder)

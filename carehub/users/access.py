@@ -7,6 +7,14 @@ checked: this is a convenience on a workstation whose file is already encrypted 
 OS account's key. The lock is the team hub, where each care manager connects with her own
 PostgreSQL role and row-level security (migrations/hub) limits what she can pull.
 
+The checks apply only once the workstation's roles are set up (`roles_set_up`): some user
+is a supervisor or an administrator, or some user has a password. Before that (a fresh
+single-nurse workstation, where every user was created as a care manager on first use)
+nothing is restricted, as for the workload figures: DESIGN.md's CLI acts by default as the
+login name, and scripts such as `carehub import fhir F --assign-to bob` then
+`carehub patients list --json` expect bob's patients. The acting user is still recorded
+as the author of every change.
+
 - a care manager sees her own caseload, the caseloads or single patients she covers for
   today (Coverage), and the patients she opened by breaking the glass (AccessGrant, until
   it expires);
@@ -45,9 +53,24 @@ class AccessDenied(CareHubError):
 
 
 def acting_user(session: Session) -> str | None:
-    """The user the session acts for, or None (internal job: nothing is checked)."""
+    """The user the session acts for (the author of its changes), or None (internal job)."""
     name = session.info.get(ACTING_USER)
     return str(name) if name else None
+
+
+def roles_set_up(session: Session) -> bool:
+    """Whether access is enforced here: some user is a supervisor or an administrator,
+    or some user has a password."""
+    query = sa_select(exists().where(or_(
+        col(User.role).in_(tuple(SEES_ALL_IDENTITIES)), col(User.password_hash).is_not(None))))
+    return bool(session.execute(query).scalar())
+
+
+def checked_user(session: Session) -> str | None:
+    """The acting user whose rights are checked, or None when nothing is checked (an
+    internal job, or a workstation whose roles are not set up yet: `roles_set_up`)."""
+    name = acting_user(session)
+    return name if name is not None and roles_set_up(session) else None
 
 
 @contextmanager
@@ -92,8 +115,8 @@ def require_role(session: Session, *, user: str, roles: Collection[str]) -> User
 
 
 def require_acting_role(session: Session, *, roles: Collection[str]) -> User | None:
-    """require_role for the session's acting user; None when there is none (internal)."""
-    name = acting_user(session)
+    """require_role for the session's acting user; None when nothing is checked."""
+    name = checked_user(session)
     return None if name is None else require_role(session, user=name, roles=roles)
 
 
@@ -119,8 +142,9 @@ def caseload_clause(user: User, *, on: date | None = None) -> ColumnElement[bool
 
 def visible_patients_clause(session: Session, *, clinical: bool = False) -> ColumnElement[bool]:
     """A WHERE condition on `patient` for list and search queries: what the acting user
-    may see (identity lines, or clinical content when `clinical`). TRUE without a user."""
-    name = acting_user(session)
+    may see (identity lines, or clinical content when `clinical`). TRUE when nothing is
+    checked (`checked_user`)."""
+    name = checked_user(session)
     if name is None:
         return true()
     user = _find_user(session, name)
@@ -148,7 +172,7 @@ def can_see_patient(session: Session, *, user: str, patient_id: uuid.UUID,
 def require_patient_access(session: Session, *, patient_id: uuid.UUID, purpose: str) -> None:
     """AccessDenied unless the acting user may see this patient for `purpose`
     ("identity", "search", "directory": who she is; anything else: clinical content)."""
-    name = acting_user(session)
+    name = checked_user(session)
     if name is None:
         return
     user = require_user(session, user=name)
@@ -174,7 +198,7 @@ def require_patient_access(session: Session, *, patient_id: uuid.UUID, purpose: 
 def require_caseload_access(session: Session, *, owner: str, purpose: str) -> None:
     """AccessDenied unless the acting user is `owner` or covers her whole caseload today
     (the call list, the day's callbacks of someone)."""
-    name = acting_user(session)
+    name = checked_user(session)
     if name is None:
         return
     user = require_user(session, user=name)

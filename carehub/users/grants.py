@@ -23,7 +23,13 @@ from carehub.caseload.services import resolve_patient, set_care_manager
 from carehub.coordination.audit import Change, record_events
 from carehub.errors import InputError
 from carehub.timeutil import utcnow
-from carehub.users.access import acting_user, require_role, require_user, unchecked
+from carehub.users.access import (
+    acting_user,
+    checked_user,
+    require_role,
+    require_user,
+    unchecked,
+)
 from carehub.users.models import AccessGrant, User
 
 GRANT_HOURS = 12  # one working day: the next day she asks again
@@ -79,7 +85,7 @@ def list_grants(session: Session, *, since: datetime | None = None) -> list[Gran
                        col(Patient.used_name), col(Patient.given_names), col(Patient.ins))
              .join(User, col(User.id) == col(AccessGrant.user_id))
              .join(Patient, col(Patient.id) == col(AccessGrant.patient_id)))
-    name = acting_user(session)
+    name = checked_user(session)
     if name is not None and require_user(session, user=name).role not in SEES_GRANTS:
         query = query.where(col(User.name) == name)
     if since is not None:
@@ -95,8 +101,9 @@ def reassign_patient(session: Session, *, patient_ref: str, to: str,
     """Give the patient to care manager `to` (supervisor or administrator only);
     returns the previous care manager's name."""
     by = actor or acting_user(session)
-    if acting_user(session) is not None:
-        require_role(session, user=str(acting_user(session)), roles=REASSIGNS)
+    checked = checked_user(session)
+    if checked is not None:
+        require_role(session, user=checked, roles=REASSIGNS)
     target = require_user(session, user=to)
     if target.role == "administrator":
         raise InputError(f"{to} is an administrator: patients go to care managers or "
