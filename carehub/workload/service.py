@@ -29,6 +29,7 @@ from carehub.errors import InputError
 from carehub.prevention.engine import FOLLOWED_STATUSES, coverage
 from carehub.prevention.models import CLOSED_STATES, Reminder
 from carehub.prevention.rules import RuleSet, load_rules
+from carehub.users.access import roles_set_up
 from carehub.users.models import User
 
 COVERAGE_CODES = ("screening.breast", "screening.colorectal", "screening.cervical",
@@ -293,11 +294,6 @@ def _not_amended(session: Session) -> Any:
     return col(CoordinationAction.id).not_in(amended)
 
 
-def _roles_set_up(session: Session) -> bool:
-    return session.execute(sa_select(col(User.id)).where(
-        col(User.role).in_(("supervisor", "administrator"))).limit(1)).first() is not None
-
-
 def visible_users(session: Session, *, viewer: str | None,
                   users: Sequence[str] | None) -> Sequence[str] | None:
     """Whose figures `viewer` may see: a supervisor or an administrator the whole team
@@ -305,8 +301,8 @@ def visible_users(session: Session, *, viewer: str | None,
     if viewer is None:
         return users
     role = session.execute(sa_select(col(User.role)).where(col(User.name) == viewer)).scalar()
-    if role in ("supervisor", "administrator") or not _roles_set_up(session):
-        # A workstation where nobody was made supervisor or administrator has no one to
+    if role in ("supervisor", "administrator") or not roles_set_up(session):
+        # A workstation whose roles are not set up (carehub.users.access) has no one to
         # restrict figures to; they carry no clinical content (the hub's RLS is the lock).
         return users
     others = sorted(set(users or ()) - {viewer})
