@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,52 @@ def test_bad_encoding_is_refused_with_its_line(db: Database, tmp_path: Path) -> 
     with pytest.raises(InputError, match=r"latin1.txt, line 11: not UTF-8"):
         import_file(db, bad)
     assert counts(db) == (0, 0)
+
+
+def directory_rows(database: Database) -> list[tuple[object, ...]]:
+    """What the directory holds, without the row ids the import happens to give."""
+    with database.session() as session:
+        connection = session.connection()
+        practitioners = connection.exec_driver_sql(
+            "SELECT id, identifier_valid, civility, last_name, first_name, search_text, active "
+            "FROM practitioner ORDER BY id").all()
+        sites = connection.exec_driver_sql(
+            "SELECT practitioner_id, profession_code, specialty_code, address, place_insee, "
+            "phone, phone2, unparsed_phone FROM practitioner_activity ORDER BY 1, 4").all()
+    return [*practitioners, *sites]
+
+
+def test_parsing_in_a_child_process_and_rebuilding_indexes_give_the_same_directory(
+        workstation: Callable[[str], Database]) -> None:
+    """The national file is parsed in a child process and written without its indexes;
+    the fixture, small, is not: both paths forced here must agree with the plain one."""
+    plain, child, bulk = workstation("plain"), workstation("child"), workstation("bulk")
+    for database, options in ((plain, {"parallel": False, "bulk": False}),
+                              (child, {"parallel": True, "bulk": False}),
+                              (bulk, {"parallel": True, "bulk": True})):
+        with database.transaction() as session:
+            import_extract(session, path=FIXTURE, actor="alice", **options)
+    assert len(directory_rows(plain)) == 12 + 13
+    assert directory_rows(child) == directory_rows(plain)
+    assert directory_rows(bulk) == directory_rows(plain)
+    with bulk.session() as session:
+        indexes = {name for (name,) in session.connection().exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%' "
+            "AND tbl_name IN ('practitioner', 'practitioner_activity')")}
+    assert "ix_activity_place" in indexes and len(indexes) == 4  # built again
+
+
+def test_a_malformed_line_found_by_the_parsing_child_is_refused_and_changes_nothing(
+        db: Database, tmp_path: Path) -> None:
+    import_file(db)
+    before = counts(db)
+    with pytest.raises(InputError) as refused, db.transaction() as session:
+        import_extract(session, path=rewrite(tmp_path, "extra-field"), actor="alice",
+                       parallel=True, bulk=True)
+    assert "extract.txt, line 6: 53 fields where the header has 52" in refused.value.message
+    assert counts(db) == before
+    with db.session() as session:
+        index_count = session.connection().exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+            "AND name = 'ix_activity_place'").scalar()
+    assert index_count == 1  # the dropped indexes came back with the rollback
