@@ -38,15 +38,11 @@ from carehub.db import Database, open_database
 from carehub.keystore import KeyFileStore
 from carehub.prevention.engine import FOLLOWED_STATUSES, coverage
 from carehub.prevention.models import CLOSED_STATES, Reminder
+from carehub.prevention.rules import load_rules
 from carehub.prevention.services import recompute_reminders
 from carehub.users.models import User
-from carehub.workload.service import (
-    COVERAGE_CODES,
-    FRAGILITY_KEYS,
-    Figures,
-    utc_bounds,
-    workload,
-)
+from carehub.workload.coverage_cache import COVERAGE_CODES, refresh_coverage_cache
+from carehub.workload.service import FRAGILITY_KEYS, Figures, Workload, utc_bounds, workload
 
 TYPES = ("call",) * 8 + ("sms", "referral", "appointment", "message", "document", "meeting",
                          "discharge_followup", "orientation")
@@ -206,39 +202,74 @@ def same(ours: Figures, theirs: Figures) -> bool:
         {c: v for c, v in theirs.coverage.items() if v[1]})  # type: ignore[comparison-overlap]
 
 
+def dashboard_reading(database: Database) -> tuple[float, object]:
+    """What the dashboard does on opening for today: refresh the coverage cache, read."""
+    started = clock.perf_counter()
+    with database.transaction() as session:
+        refresh_coverage_cache(session, as_of=AS_OF, rules=load_rules())
+    with database.session() as session:
+        found = workload(session, date_from=FROM, date_to=AS_OF)
+    return clock.perf_counter() - started, found
+
+
+def forget_cache(database: Database) -> None:
+    with database.transaction() as session:
+        for table in ("coverage_cache", "coverage_cache_state", "coverage_stale"):
+            session.execute(text(f"DELETE FROM {table}"))
+
+
+def touch_patients(database: Database, count: int) -> None:
+    """A day's work across the team: `count` patients' reminders written (call outcomes)."""
+    with database.transaction() as session:
+        session.execute(text(
+            "UPDATE reminder SET updated_at = updated_at WHERE patient_id IN "
+            "(SELECT id FROM patient ORDER BY id LIMIT :n)"), {"n": count})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--managers", type=int, default=50)
     parser.add_argument("--patients", type=int, default=50_000)
     parser.add_argument("--actions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--touched", type=int, default=300)
     args = parser.parse_args()
     database = team_database(args.managers, args.patients, args.actions)
     with database.session() as session:
         actions = session.execute(text("SELECT count(*) FROM coordination_action")).scalar()
-        times, sql_times = [], []
-        for _ in range(args.repeat):
-            started = clock.perf_counter()
-            ours = workload(session, date_from=FROM, date_to=AS_OF)
-            times.append(clock.perf_counter() - started)
-        log(f"ours: {ms(median(times))}")
+    forget_cache(database)
+    cold, _ = dashboard_reading(database)
+    log(f"first opening of the day (whole team evaluated): {ms(cold)}")
+    warm = []
+    for _ in range(args.repeat):
+        elapsed, ours = dashboard_reading(database)
+        warm.append(elapsed)
+    log(f"later openings: {ms(median(warm))}")
+    touch_patients(database, args.touched)
+    after_work, _ = dashboard_reading(database)
+    log(f"after {args.touched} patients' reminders changed: {ms(after_work)}")
+    with database.session() as session:
         started = clock.perf_counter()
         theirs = naive(session)
         naive_time = clock.perf_counter() - started
         log(f"naive: {ms(naive_time)}")
         started = clock.perf_counter()
         coverage(session, as_of=AS_OF, codes=COVERAGE_CODES)
-        sql_times.append(clock.perf_counter() - started)
+        engine_time = clock.perf_counter() - started
     database.close()
+    assert isinstance(ours, Workload)
     mismatched = [f.user for f in ours.managers if not same(f, theirs[f.user])]
     assert not mismatched, f"figures differ for {mismatched}"
     print_table(
         f"Workload figures: {len(ours.managers)} care managers, {ours.team.patients:,} "
         f"followed patients, {actions:,} actions, period {FROM:%d/%m/%Y}-{AS_OF:%d/%m/%Y}",
-        ("what", "ours (median)", "naive per-user loop", "speed-up"),
-        [("all figures (dashboard)", ms(median(times)), ms(naive_time),
-          f"{naive_time / median(times):.0f}x"),
-         ("of which coverage (engine)", ms(sql_times[0]), "", "")])
+        ("what", "ours", "naive per-user loop", "speed-up"),
+        [("dashboard opening, coverage cached (median)", ms(median(warm)), ms(naive_time),
+          f"{naive_time / median(warm):.0f}x"),
+         (f"same, after {args.touched} patients changed", ms(after_work), "", ""),
+         ("first opening of the day (team evaluated, cached)", ms(cold), "",
+          f"{naive_time / cold:.0f}x"),
+         ("of which coverage, the engine over the team", ms(engine_time), "", "")])
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ def _connect(path: Path, key: str, *, create: bool = False) -> Any:
 def _engine(path: Path, key: str) -> Engine:
     engine = create_engine(
         "sqlite://", creator=lambda: _connect(path, key), module=sqlcipher3.dbapi2,
-        poolclass=QueuePool, pool_size=4, max_overflow=4,
+        # The connection used last is handed out again: its page cache (decrypted pages)
+        # is warm, where a round-robin over the pool read and decrypted them afresh.
+        poolclass=QueuePool, pool_size=4, max_overflow=4, pool_use_lifo=True,
     )
 
     @event.listens_for(engine, "connect")

@@ -11,6 +11,7 @@ from carehub.prevention import models as prevention_models
 from carehub.sync import models as sync_models
 from carehub.sync import outbox as sync_outbox
 from carehub.users import models as users_models
+from carehub.workload import models as workload_models
 
 __all__ = [
     "SQLModel",
@@ -23,6 +24,7 @@ __all__ = [
     "sync_models",
     "sync_outbox",
     "users_models",
+    "workload_models",
 ]
 
 metadata = SQLModel.metadata

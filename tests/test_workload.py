@@ -11,13 +11,18 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from carehub.caseload.models import Patient
 from carehub.cli import app
 from carehub.db import Database
 from carehub.errors import InputError
+from carehub.prevention.engine import coverage
+from carehub.prevention.rules import load_rules
 from carehub.users.models import User
+from carehub.workload.coverage_cache import COVERAGE_CODES, refresh_coverage_cache
 from carehub.workload.hub import hub_workload
 from carehub.workload.service import Figures, workload
 from tests.conftest import Hub
+from tests.prevention_helpers import FIT, MAMMOGRAPHY, add_fact
 from tests.sync_helpers import run_sync
 from tests.workload_helpers import FROM, TO, build_team
 
@@ -187,3 +192,74 @@ def test_before_anyone_is_made_supervisor_the_cli_shows_the_whole_team(
     assert result.exit_code == 0, result.output
     assert [item["user"] for item in json.loads(result.stdout)] == [
         "alice", "bob", "carol", "sam"]  # sam is no supervisor here: one of the team
+
+
+def _team_rates(database: Database, day: date = TO) -> dict[str, tuple[int, int]]:
+    with database.session() as session:
+        found = workload(session, date_from=day - timedelta(days=29), date_to=day)
+    return {c: (r.numerator, r.denominator) for c, r in found.team.coverage.items()}
+
+
+def _cached_rows(database: Database) -> tuple[int, int]:
+    with database.session() as session:
+        connection = session.connection()
+        return (int(connection.exec_driver_sql("SELECT count(*) FROM coverage_cache").scalar()
+                    or 0),
+                int(connection.exec_driver_sql("SELECT count(*) FROM coverage_stale").scalar()
+                    or 0))
+
+
+def test_the_coverage_cache_gives_the_engines_figures_and_follows_every_change(
+        db: Database) -> None:
+    """The dashboard reads coverage from a per-patient cache; whatever is written after a
+    refresh (a fact, a reminder settled, a patient's record) shows at once, cache or not."""
+    patients = build_team(db)
+    with db.transaction() as session:  # alice's two eligible are both up to date
+        add_fact(session, patients["a1"], "observation", FIT, start=date(2026, 3, 1))
+    live = _team_rates(db)
+    assert live == {"screening.breast": (1, 2), "screening.colorectal": (3, 3),
+                    "screening.cervical": (0, 1), "vaccine.flu": (2, 3)}
+    with db.transaction() as session:
+        evaluated = refresh_coverage_cache(session, as_of=TO, rules=load_rules())
+    assert evaluated > 0 and _cached_rows(db) == (9, 0)  # the eligible (code, patient) pairs
+    assert _team_rates(db) == live
+    with db.session() as session:
+        alice = _by_user(workload(session, date_from=FROM, date_to=TO).managers)["alice"]
+    assert (alice.coverage["screening.colorectal"].numerator,
+            alice.coverage["screening.colorectal"].denominator) == (2, 2)
+    with db.transaction() as session:  # bob's patient has her mammography after all
+        add_fact(session, patients["b2"], "procedure", MAMMOGRAPHY, start=date(2026, 11, 25))
+    assert _cached_rows(db)[1] == 1  # she is stale: evaluated afresh on reading
+    assert _team_rates(db)["screening.breast"] == (2, 2)
+    with db.transaction() as session:  # alice's 70-year-old leaves the caseload
+        patient = session.get(Patient, patients["a1"])
+        assert patient is not None
+        patient.status = "closed"
+        session.add(patient)
+    assert _team_rates(db)["screening.breast"] == (1, 1)
+    with db.transaction() as session:
+        assert refresh_coverage_cache(session, as_of=TO, rules=load_rules()) == 2
+    assert _cached_rows(db)[1] == 0
+    assert _team_rates(db)["screening.breast"] == (1, 1)
+    # Another day: the cache does not answer for it until refreshed, the engine does.
+    assert _team_rates(db, date(2027, 6, 30)) == _live_rates(db, date(2027, 6, 30))
+
+
+def _live_rates(database: Database, day: date) -> dict[str, tuple[int, int]]:
+    with database.session() as session:
+        found = coverage(session, as_of=day, codes=COVERAGE_CODES, rules=load_rules())
+    return {code: (len(c.up_to_date), len(c.eligible)) for code, c in found.items()}
+
+
+def test_a_changed_rule_is_evaluated_afresh_not_read_from_the_cache(db: Database) -> None:
+    build_team(db)
+    rules = load_rules()
+    with db.transaction() as session:
+        refresh_coverage_cache(session, as_of=TO, rules=rules)
+    breast = rules.rules["screening.breast"]
+    wider = dataclasses.replace(rules, rules={**rules.rules, "screening.breast":
+                                              dataclasses.replace(breast, min_age=30)})
+    with db.session() as session:
+        found = workload(session, date_from=FROM, date_to=TO, rules=wider)
+    # alice's 36-year-old is now concerned too (the cached rows say 2)
+    assert found.team.coverage["screening.breast"].denominator == 3

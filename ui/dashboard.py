@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +32,10 @@ from PySide6.QtWidgets import (
 from sqlmodel import Session
 
 from carehub.errors import CareHubError
+from carehub.prevention.rules import load_rules
+from carehub.sync.settings import HubSettings, hub_settings
+from carehub.workload.coverage_cache import refresh_coverage_cache
+from carehub.workload.hub import hub_workload
 from carehub.workload.service import (
     COVERAGE_CODES,
     FRAGILITY_KEYS,
@@ -69,6 +73,10 @@ FRAGILITY_COLOURS = {"0": LIGHT_BLUE, "1": TEAL, "2": BLUE, "3": ORANGE, "unknow
 COVERAGE_SHORT = {"screening.breast": "Sein", "screening.colorectal": "Côlon-rectum",
                   "screening.cervical": "Col de l'utérus", "vaccine.flu": "Grippe"}
 ALL_TEAM = ""
+LOCAL_SOURCE = "local"
+COVERAGE_JOB = "dashboard-coverage"
+COVERAGE_HOUR, COVERAGE_MINUTE = 5, 30  # after Ma journée's start of day (5:00)
+COVERAGE_STARTUP_DELAY = timedelta(minutes=2)
 
 
 def _share(value: float | None) -> str:
@@ -313,7 +321,8 @@ class Dashboard(QWidget):
         self.found: Workload | None = None
         self._generation = 0
         self._started = False
-        first, last = default_period(today or date.today())
+        self.today = today or date.today()
+        first, last = default_period(self.today)
 
         self.from_edit, self.to_edit = QDateEdit(), QDateEdit()
         for edit, day in ((self.from_edit, first), (self.to_edit, last)):
@@ -324,16 +333,28 @@ class Dashboard(QWidget):
         self.team_box = QComboBox()
         self.team_box.addItem(self.tr("Toute l'équipe"), ALL_TEAM)
         self.team_box.currentIndexChanged.connect(lambda _i: self.reload())
+        # This workstation's database, or the hub's for the whole team (once a hub is set).
+        self.source_box = QComboBox()
+        self.source_box.addItem(self.tr("Ce poste"), LOCAL_SOURCE)
+        self.source_box.setToolTip(self.tr(
+            "Le hub donne les chiffres de toute l'équipe, sauf la couverture : les données "
+            "cliniques restent sur les postes."))
+        self.source_box.currentIndexChanged.connect(lambda _i: self.reload())
+        self.source_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_box.setMinimumContentsLength(24)  # a long hub address is elided
         self.pdf_button = QPushButton(self.tr("Exporter en PDF…"))
         self.csv_button = QPushButton(self.tr("Exporter en CSV…"))
         self.pdf_button.clicked.connect(self._ask_pdf)
         self.csv_button.clicked.connect(self._ask_csv)
         self.status = QLabel()
         self.status.setStyleSheet("color: #555")
+        self.status.setWordWrap(True)
 
         bar = QHBoxLayout()
         for text, widget in ((self.tr("&Du"), self.from_edit), (self.tr("&au"), self.to_edit),
-                             (self.tr("É&quipe"), self.team_box)):
+                             (self.tr("É&quipe"), self.team_box),
+                             (self.tr("&Source"), self.source_box)):
             label = QLabel(text)
             label.setBuddy(widget)
             bar.addWidget(label)
@@ -390,7 +411,24 @@ class Dashboard(QWidget):
         self._started = True
         self.worker.submit(care_managers, on_success=self._fill_team,
                            on_error=self._report)
+        self.worker.submit(hub_settings, on_success=self._offer_hub, on_error=self._report)
         self.reload()
+
+    def _offer_hub(self, settings: HubSettings | None) -> None:
+        if settings is not None and self.source_box.findData(settings.url) < 0:
+            self.source_box.blockSignals(True)
+            self.source_box.addItem(self.tr("Hub de l'équipe (%1)").replace(
+                "%1", settings.server), settings.url)
+            self.source_box.blockSignals(False)
+
+    def warm_coverage(self) -> None:
+        """Bring today's coverage cache up to date on the worker (a scheduled job)."""
+        today = date.today()
+
+        def job(session: Session) -> int:
+            return refresh_coverage_cache(session, as_of=today, rules=load_rules())
+
+        self.worker.submit(job, write=True, on_error=self._report)
 
     def _fill_team(self, people: list[tuple[str, str]]) -> None:
         self.team_box.blockSignals(True)
@@ -407,16 +445,26 @@ class Dashboard(QWidget):
                      (chosen,) if chosen else None)
 
     def reload(self) -> None:
-        query, viewer = self.query(), self.user
+        query, viewer, today = self.query(), self.user, self.today
+        source = self.source_box.currentData()
         self._generation += 1
         generation = self._generation
-        self.status.setText(self.tr("Calcul des chiffres…"))
+        self.status.setText(self.tr("Calcul des chiffres…") if source == LOCAL_SOURCE
+                            else self.tr("Lecture des chiffres de l'équipe sur le hub…"))
 
         def job(session: Session) -> Workload:
+            if source != LOCAL_SOURCE:
+                return hub_workload(session, hub_url=source, date_from=query.date_from,
+                                    date_to=query.date_to, users=query.users, viewer=viewer)
+            if query.date_to == today:
+                # Today's coverage is kept per patient: the first reading of the day
+                # evaluates the team, later ones only the patients changed since.
+                refresh_coverage_cache(session, as_of=today, rules=load_rules())
             return workload(session, date_from=query.date_from, date_to=query.date_to,
                             users=query.users, viewer=viewer)
 
-        self.worker.submit(job, on_success=lambda found: self._show(generation, found),
+        self.worker.submit(job, write=True,
+                           on_success=lambda found: self._show(generation, found),
                            on_error=self._report)
 
     def _show(self, generation: int, found: Workload) -> None:
@@ -436,7 +484,10 @@ class Dashboard(QWidget):
                             .replace("%1", period_text(found).capitalize())
                             .replace("%2", str(team.patients)).replace("%3", str(team.calls))
                             .replace("%4", _share(team.reached_share))
-                            .replace("%5", str(team.overdue)))
+                            .replace("%5", str(team.overdue))
+                            + (self.tr(" — depuis le hub (la couverture n'y est pas : les "
+                                       "données cliniques restent sur les postes)")
+                               if "coverage" in found.unavailable else ""))
         self.loaded.emit(found)
 
     def _report(self, exc: BaseException) -> None:
@@ -478,8 +529,14 @@ class Dashboard(QWidget):
 
 
 def install_dashboard(window: MainWindow) -> Dashboard:
-    """The supervisor's page of the main window (Affichage menu, Ctrl+4)."""
+    """The supervisor's page of the main window (Affichage menu, Ctrl+4), and the job
+    evaluating the day's coverage before anyone opens it."""
     page = Dashboard(window.worker, user=window.user)
     action = window.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
     action.setToolTip(page.tr("Tableau de bord (Ctrl+4)"))
+    window.scheduler.on(COVERAGE_JOB, page.warm_coverage)
+    window.scheduler.daily(COVERAGE_JOB, hour=COVERAGE_HOUR, minute=COVERAGE_MINUTE)
+    # At start-up, once the day's list has loaded: the worker is the app's only writer.
+    window.scheduler.once(f"{COVERAGE_JOB}:startup",
+                          at=datetime.now().astimezone() + COVERAGE_STARTUP_DELAY)
     return page  # reads its figures when first shown

@@ -75,6 +75,9 @@ class Patient(PatientBase, table=True):
         # never the wide rows, and needs no sort.
         Index("ix_patient_search", "sort_key", "id", "search_text", "status",
               "fragility_level", "care_manager_id"),
+        # The followed patients per care manager (the supervisor's figures, migration 0012).
+        Index("ix_patient_followed", "status", "deceased_date", "care_manager_id",
+              "fragility_level", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

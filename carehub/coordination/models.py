@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from carehub.timeutil import utcnow
@@ -35,7 +35,11 @@ class CoordinationAction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_action_patient_at", "patient_id", "at"),
         Index("ix_action_author_at", "author", "at"),
-        Index("ix_action_type_at", "type", "at"),
+        # The supervisor's figures read these alone (migration 0012): a period's actions
+        # by author and type, the calls per week, and whether an action was corrected.
+        Index("ix_action_period", "at", "author", "type", "outcome", "duration_s", "id"),
+        Index("ix_action_calls", "type", "at", "author", "outcome", "id"),
+        Index("ix_action_amends", "amends_id", sqlite_where=text("amends_id IS NOT NULL")),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

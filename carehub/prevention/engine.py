@@ -366,21 +366,27 @@ class _Gatherer:
 
     def facts(self, concept: Concept, kinds: Sequence[str], *, act: Act | None = None
               ) -> Any:
-        """(patient hex, date) of dated facts of `concept` up to the as-of date."""
-        query = (sa_select(_hex(FactCoding.patient_id).label("pid"),
-                           col(ClinicalFact.start_date).label("day"))
-                 .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
-                 .where(coding_condition(concept), col(ClinicalFact.kind).in_(kinds),
-                        col(ClinicalFact.start_date).is_not(None),
-                        col(ClinicalFact.start_date) <= self.as_of,
-                        _status(ClinicalFact.status).not_in(NOT_DONE_STATUSES),
-                        *self._scope(FactCoding.patient_id)))
+        """(patient hex, date) of dated facts of `concept` up to the as-of date.
+
+        The fact's kind, status and dates are read from its codings' copies (FactCoding),
+        from ix_coding_cohort alone: looking each fact up cost seconds per rule for a
+        50,000-patient team. Only a result filter needs the fact itself.
+        """
+        coding = FactCoding
+        query = (sa_select(_hex(coding.patient_id).label("pid"),
+                           col(coding.start_date).label("day"))
+                 .where(coding_condition(concept), col(coding.kind).in_(kinds),
+                        col(coding.start_date).is_not(None),
+                        col(coding.start_date) <= self.as_of,
+                        _status(coding.status).not_in(NOT_DONE_STATUSES),
+                        *self._scope(coding.patient_id)))
         if act is not None and act.not_results:
-            query = query.where(_status(ClinicalFact.value_text).not_in(act.not_results))
+            query = query.join(ClinicalFact, col(ClinicalFact.id) == coding.fact_id).where(
+                _status(ClinicalFact.value_text).not_in(act.not_results))
         if act is not None and act.from_age is not None:
-            query = query.join(Patient, col(Patient.id) == ClinicalFact.patient_id).where(
-                col(ClinicalFact.start_date) >= func.date(Patient.birth_date,
-                                                          f"+{act.from_age} years"))
+            query = query.join(Patient, col(Patient.id) == coding.patient_id).where(
+                col(coding.start_date) >= func.date(Patient.birth_date,
+                                                    f"+{act.from_age} years"))
         return query
 
     def done(self, rule: Rule) -> Any:
@@ -403,27 +409,26 @@ class _Gatherer:
 
     def having(self, concept: Concept) -> set[str]:
         """Patients with any record of `concept` by the as-of date (exclusions: history)."""
-        query = (sa_select(_hex(FactCoding.patient_id))
-                 .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
+        coding = FactCoding
+        query = (sa_select(_hex(coding.patient_id))
                  .where(coding_condition(concept),
-                        or_(col(ClinicalFact.start_date).is_(None),
-                            col(ClinicalFact.start_date) <= self.as_of),
-                        _status(ClinicalFact.status).not_in(NEVER_TRUE_STATUSES),
-                        *self._scope(FactCoding.patient_id)).distinct())
+                        or_(col(coding.start_date).is_(None),
+                            col(coding.start_date) <= self.as_of),
+                        _status(coding.status).not_in(NEVER_TRUE_STATUSES),
+                        *self._scope(coding.patient_id)).distinct())
         return set(self.session.execute(query).scalars())
 
     def active_since(self, concepts: Sequence[Concept], *, pregnancy: bool) -> dict[str, date]:
         """Earliest onset of a condition among `concepts` active at the as-of date (and of an
         active pregnancy when asked); undated onsets count as date.min."""
         as_of = self.as_of
-        start, end = col(ClinicalFact.start_date), col(ClinicalFact.end_date)
-        active = and_(col(ClinicalFact.kind) == "condition",
+        start, end = col(FactCoding.start_date), col(FactCoding.end_date)
+        active = and_(col(FactCoding.kind) == "condition",
                       or_(start.is_(None), start <= as_of), or_(end.is_(None), end > as_of),
-                      _status(ClinicalFact.status).not_in(INACTIVE_CONDITIONS))
+                      _status(FactCoding.status).not_in(INACTIVE_CONDITIONS))
         parts: list[Any] = []
-        base = (sa_select(_hex(FactCoding.patient_id).label("pid"),
-                          func.coalesce(start, date.min).label("day"))
-                .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id))
+        base = sa_select(_hex(FactCoding.patient_id).label("pid"),
+                         func.coalesce(start, date.min).label("day"))
         if concepts:
             merged = or_(*(coding_condition(c) for c in concepts))
             parts.append(base.where(merged, active, *self._scope(FactCoding.patient_id)))
@@ -441,12 +446,11 @@ class _Gatherer:
     def discharges(self, rule: Rule) -> dict[str, date]:
         assert rule.concept is not None
         first = self.as_of - timedelta(days=rule.keep_days)
-        end = col(ClinicalFact.end_date)
+        end = col(FactCoding.end_date)
         query = (sa_select(_hex(FactCoding.patient_id).label("pid"), end.label("day"))
-                 .join(ClinicalFact, col(ClinicalFact.id) == FactCoding.fact_id)
-                 .where(coding_condition(rule.concept), col(ClinicalFact.kind) == "encounter",
+                 .where(coding_condition(rule.concept), col(FactCoding.kind) == "encounter",
                         end.is_not(None), end >= first, end <= self.as_of,
-                        _status(ClinicalFact.status).not_in(NOT_DONE_STATUSES),
+                        _status(FactCoding.status).not_in(NOT_DONE_STATUSES),
                         *self._scope(FactCoding.patient_id)))
         return self.latest(query)
 

@@ -42,6 +42,9 @@ class Reminder(SQLModel, table=True):
         # Every column the call list's order reads, so it never reads a reminder's row.
         Index("ix_reminder_call_list", "patient_id", "state", "due_date", "planned_at",
               "postponed_until", "escalation", "points", "reason"),
+        # The overdue reminders of the supervisor's figures, per patient (migration 0012).
+        Index("ix_reminder_overdue", "patient_id", "due_date", "state", "closed_on",
+              "postponed_until"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from carehub.prevention.rules import load_rules
+from carehub.workload.coverage_cache import refresh_coverage_cache
 from carehub.workload.service import Workload, default_period, workload
 
 
@@ -75,9 +77,16 @@ def workload_command(
             found = hub_workload(session, hub_url=hub, date_from=first, date_to=last,
                                  users=users, viewer=state.user)
     else:
-        with state.read() as session:
-            found = workload(session, date_from=first, date_to=last, users=users,
-                             viewer=state.user)
+        database = state.open()
+        try:
+            if last == date.today():  # later readings today need only the patients changed
+                with database.transaction() as session:
+                    refresh_coverage_cache(session, as_of=last, rules=load_rules())
+            with database.session() as session:
+                found = workload(session, date_from=first, date_to=last, users=users,
+                                 viewer=state.user)
+        finally:
+            database.close()
     if as_json_flag:
         json.dump(as_json(found), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -12,9 +12,15 @@ import pytest
 from PySide6.QtCore import QDate, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
 from pytestqt.qtbot import QtBot
+from sqlmodel import select
 
+from carehub.caseload.models import Patient
 from carehub.db import Database
+from carehub.sync.settings import save_hub_settings
 from carehub.workload.service import workload
+from tests.conftest import Hub
+from tests.prevention_helpers import MAMMOGRAPHY, add_fact
+from tests.sync_helpers import run_sync
 from tests.ui import grab
 from tests.ui.test_directory_screen import _first_page, _ink
 from tests.workload_helpers import FROM, TO, build_team
@@ -164,3 +170,70 @@ def test_the_main_window_has_the_dashboard_on_ctrl_4(qtbot: QtBot, db: Database)
     qtbot.waitUntil(lambda: window.dashboard.found is not None, timeout=20_000)
     qtbot.waitUntil(lambda: not window.worker.busy, timeout=20_000)
     window.shutdown()
+
+
+def test_todays_coverage_is_kept_and_follows_a_fact_recorded_since(
+        qtbot: QtBot, dashboard: Dashboard, db: Database) -> None:
+    with db.session() as session:
+        kept = dict(session.connection().exec_driver_sql(
+            "SELECT code, as_of FROM coverage_cache_state").all())
+    assert set(kept) == {"screening.breast", "screening.colorectal", "screening.cervical",
+                         "vaccine.flu"}  # opened for "today" (TO): the day is kept
+    assert dashboard.found is not None
+    assert dashboard.found.team.coverage["screening.breast"].numerator == 1
+    patients = {name: pid for name, pid in _patients(db)}
+    with db.transaction() as session:  # bob's Blanc had her mammography after all
+        add_fact(session, patients["Blanc"], "procedure", MAMMOGRAPHY, start=date(2026, 11, 25))
+    with qtbot.waitSignal(dashboard.loaded, timeout=20_000):
+        dashboard.reload()
+    assert dashboard.found.team.coverage["screening.breast"].numerator == 2
+    assert coverage_rows(
+        dashboard.found)[0][:4] == ("Dépistage du cancer du sein", "2", "2", "100 %")
+
+
+def _patients(db: Database) -> list[tuple[str, object]]:
+    with db.session() as session:
+        return [(name, pid) for pid, name in session.execute(
+            select(Patient.id, Patient.birth_name))]
+
+
+def test_the_days_coverage_is_evaluated_by_a_scheduled_job(qtbot: QtBot, db: Database) -> None:
+    build_team(db)
+    window = MainWindow(db, user="sam")
+    qtbot.addWidget(window)
+    assert window.scheduler.job_ids("dashboard-coverage") == [
+        "dashboard-coverage", "dashboard-coverage:startup"]
+    window.dashboard.warm_coverage()  # what the job does when it fires
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=20_000)
+    with db.session() as session:
+        days = session.connection().exec_driver_sql(
+            "SELECT count(*) FROM coverage_cache_state WHERE as_of = ?",
+            (date.today().isoformat(),)).scalar()
+    assert days and days >= 3  # flu outside its campaign is measured on its last day
+    window.shutdown()
+
+
+def test_the_whole_teams_figures_can_come_from_the_hub(qtbot: QtBot, db: Database,
+                                                       hub: Hub) -> None:
+    build_team(db)
+    for nurse in ("alice", "bob"):  # one workstation holds both caseloads
+        hub.grant(nurse, follows=[nurse], covers=[n for n in ("alice", "bob") if n != nurse])
+    hub.grant("sam", covers=["alice", "bob"])
+    run_sync(db, hub.url("alice"), "alice")
+    with db.transaction() as session:
+        save_hub_settings(session, url=hub.url("sam"), actor="sam")
+    worker = DatabaseWorker(db)
+    page = Dashboard(worker, user="sam", today=TO)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        page.show()
+    qtbot.waitUntil(lambda: page.source_box.count() == 2, timeout=10_000)
+    assert page.source_box.itemText(1).startswith("Hub de l'équipe")
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        page.source_box.setCurrentIndex(1)
+    assert page.found is not None and page.found.unavailable == ("coverage",)
+    assert [(f.user, f.calls) for f in page.found.managers] == [("alice", 3), ("bob", 2)]
+    assert "couverture" in page.status.text()
+    grab(page, "dashboard-hub")
+    worker.shutdown()
