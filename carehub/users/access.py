@@ -195,6 +195,21 @@ def require_patient_access(session: Session, *, patient_id: uuid.UUID, purpose: 
         "Pour ouvrir son dossier quand même, indiquez un motif (bris de glace).")
 
 
+def covered_caseloads(session: Session, *, user: str, on: date | None = None
+                      ) -> list[tuple[str, str]]:
+    """(name, display name) of the colleagues whose whole caseload `user` covers on `on`
+    (today by default): the lists she may work besides her own."""
+    found = _find_user(session, user)
+    if found is None:
+        return []
+    rows = session.execute(
+        sa_select(col(User.name), col(User.display_name))
+        .join(Coverage, col(Coverage.covered_user_id) == User.id)
+        .where(_covered_today(found.id, on or today())).distinct()
+        .order_by(col(User.name)))
+    return [(name, display or name) for name, display in rows]
+
+
 def require_caseload_access(session: Session, *, owner: str, purpose: str) -> None:
     """AccessDenied unless the acting user is `owner` or covers her whole caseload today
     (the call list, the day's callbacks of someone)."""

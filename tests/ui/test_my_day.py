@@ -21,7 +21,8 @@ from carehub.coordination.services import stored_utc
 from carehub.db import Database
 from carehub.prevention.models import Reminder
 from carehub.prevention.services import plan_callback
-from tests.ui import add_patients
+from carehub.users.services import add_coverage
+from tests.ui import add_patients, grab
 from tests.ui.test_patient_panel import TelHandler as Softphone
 from ui.main_window import MainWindow
 from ui.my_day import MyDayPage
@@ -394,3 +395,38 @@ def test_the_day_list_is_saved_as_a_pdf_off_the_gui_thread_and_a_failure_is_said
     assert failed.args == [None]
     assert page.message_label.text().startswith("La liste n'a pas pu être imprimée")
     assert window.current_dialog is None
+
+
+def test_covering_a_colleague_she_works_that_colleagues_list_too(
+        qtbot: QtBot, db: Database, softphone: Softphone) -> None:
+    add_patients(db)  # alice's
+    today = date.today()
+    with db.transaction() as session:
+        bobs = create_patient(session, data=PatientInput.model_validate(
+            {**DEAF, "birth_name": "Bernardin", "deaf_or_hard_of_hearing": False}),
+            actor="bob", care_manager="bob")
+        add_coverage(session, user="alice", covers="bob", starts_on=today,
+                     ends_on=today + timedelta(days=6), reason="congés", actor="bob")
+    window = MainWindow(db, user="alice")
+    qtbot.addWidget(window)
+    page = my_day(window)
+    with qtbot.waitSignal(page.jobs.recomputed, timeout=20_000):
+        window.show()
+        window.start()
+    qtbot.waitUntil(lambda: page.owner_box.count() == 2 and not window.worker.busy,
+                    timeout=20_000)
+    assert page.owner_box.isVisible()
+    assert page.owner_box.itemText(1) == "Liste de bob (remplacement)"
+    assert page.model.row_of(bobs) is None  # her own list first
+    with qtbot.waitSignal(page.listShown, timeout=20_000):
+        page.owner_box.setCurrentIndex(1)
+    assert page.model.row_of(bobs) is not None  # bob's patient, her reminders computed
+    assert names(page) == ["BERNARDIN Odette"]
+    qtbot.waitUntil(lambda: page._contacts_for == bobs, timeout=10_000)  # her card
+    grab(window, "my-day-covering")
+    go_to(qtbot, page, bobs)
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)  # dials
+    result = press_outcome(qtbot, page, "1")  # reached
+    assert result is not None
+    assert [(a.type, a.author) for a in actions(db, bobs)] == [("call", "alice")]
+    window.shutdown()

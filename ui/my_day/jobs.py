@@ -118,6 +118,7 @@ class DayJobs(QObject):
         self._notified: set[tuple[uuid.UUID, datetime]] = set()
         self._recomputing = False
         self._recompute_again = False
+        self.covered: list[str] = []  # colleagues whose caseload she covers today
         scheduler.on(RECOMPUTE_JOB, self.recompute)
         scheduler.on(REFRESH_JOB, self._refresh)
         scheduler.fired.connect(self._on_fired)
@@ -141,14 +142,15 @@ class DayJobs(QObject):
             self._recompute_again = True
             return
         self._recomputing = True
-        as_of, user = self.today(), self.user
+        as_of, user, covered = self.today(), self.user, list(self.covered)
 
         def job(session: Session) -> RecomputeReport:
-            # Only her own caseload: a workstation may also hold colleagues' patients
-            # (pulled from the hub); their reminders are theirs to compute, and a whole
-            # team's recompute would hold the database thread for seconds.
-            return recompute_reminders(session, as_of=as_of, actor=user,
-                                       patient_ids=caseload_ids(session, user=user))
+            # Only her own caseload and those she covers today: a workstation may also
+            # hold colleagues' patients (pulled from the hub); their reminders are theirs
+            # to compute, and a whole team's recompute would hold the database thread.
+            ids = [pid for owner in (user, *covered)
+                   for pid in caseload_ids(session, user=owner)]
+            return recompute_reminders(session, as_of=as_of, actor=user, patient_ids=ids)
 
         self.worker.submit(job, write=True, on_success=self._recomputed,
                            on_error=self._recompute_failed)

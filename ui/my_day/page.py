@@ -26,6 +26,7 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signa
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -40,6 +41,7 @@ from sqlmodel import Session
 from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
+from carehub.users.access import covered_caseloads
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
@@ -108,12 +110,15 @@ class MyDayPage(QWidget):
         super().__init__(parent)
         self.worker = worker
         self.user = user
+        self.owner = user  # whose list is shown: hers, or a colleague's she covers today
         self.today = today
         self.now = now
         self.model = CallListModel(self)
         self.jobs = DayJobs(scheduler, worker, user=user, today=today, now=now, parent=self)
         self.jobs.recomputed.connect(lambda _report: self.reload())
+        self.jobs.recomputed.connect(lambda _report: self.load_covered())
         self.jobs.refreshDue.connect(self.reload)
+        self.jobs.refreshDue.connect(self.load_covered)
         self.jobs.recomputeFailed.connect(self._recompute_failed)
         self.jobs.callbackDue.connect(self._callback_due)
         self.notifier = CallbackNotifier(self)
@@ -151,8 +156,17 @@ class MyDayPage(QWidget):
         self.pdf_button.clicked.connect(lambda _checked=False: self.save_pdf())
         for button in (self.print_button, self.pdf_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        # Covering for an absent colleague, she works that colleague's list too.
+        self.owner_box = QComboBox()
+        self.owner_box.addItem(tr("Ma liste"), self.user)
+        self.owner_box.setToolTip(tr("Les listes des collègues que vous remplacez "
+                                     "aujourd'hui"))
+        self.owner_box.setVisible(False)
+        self.owner_box.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.owner_box.currentIndexChanged.connect(self._owner_chosen)
         header = QHBoxLayout()
         header.addWidget(self.title_label)
+        header.addWidget(self.owner_box)
         header.addWidget(self.count_label, 1)
         header.addWidget(self.print_button)
         header.addWidget(self.pdf_button)
@@ -253,13 +267,46 @@ class MyDayPage(QWidget):
     def reload(self) -> None:
         """Load today's call list on the worker; the current line stays selected."""
         self._generation += 1
-        generation, user, today, now = self._generation, self.user, self.today(), self.now()
+        generation, owner, today, now = self._generation, self.owner, self.today(), self.now()
 
         def job(session: Session) -> list[CallListItem]:
-            return call_list(session, user=user, as_of=today, now=now)
+            return call_list(session, user=owner, as_of=today, now=now)
 
         self.worker.submit(job, on_success=lambda items: self._show_list(generation, items),
                            on_error=self._show_error)
+
+    def load_covered(self) -> None:
+        """Offer the lists of the colleagues she covers today (read on the worker)."""
+        user, today = self.user, self.today()
+
+        def job(session: Session) -> list[tuple[str, str]]:
+            return covered_caseloads(session, user=user, on=today)
+
+        self.worker.submit(job, on_success=self._offer_covered, on_error=self._show_error)
+
+    def _offer_covered(self, colleagues: list[tuple[str, str]]) -> None:
+        self.owner_box.blockSignals(True)
+        while self.owner_box.count() > 1:
+            self.owner_box.removeItem(1)
+        for name, display in colleagues:
+            self.owner_box.addItem(tr("Liste de %1 (remplacement)").replace("%1", display),
+                                   name)
+        chosen = self.owner_box.findData(self.owner)
+        self.owner_box.setCurrentIndex(max(chosen, 0))
+        self.owner_box.blockSignals(False)
+        self.owner_box.setVisible(bool(colleagues))
+        covered = [name for name, _ in colleagues]
+        newly = set(covered) - set(self.jobs.covered)
+        self.jobs.covered = covered
+        if chosen < 0 and self.owner != self.user:
+            self._owner_chosen(0)  # the coverage ended: back to her own list
+        if newly:
+            self.jobs.recompute()  # their reminders for today, then the list again
+
+    def _owner_chosen(self, index: int) -> None:
+        self.owner = self.owner_box.itemData(index) or self.user
+        self._select_after = None
+        self.reload()
 
     def _show_list(self, generation: int, items: list[CallListItem]) -> None:
         if generation != self._generation:
@@ -279,6 +326,10 @@ class MyDayPage(QWidget):
         if row is not None:
             self.table.selectRow(row)
             self.table.scrollTo(self.model.index(row, COL_NAME))
+            if self.current_patient_id() != wanted:
+                # Another patient now sits on the same row (another list, or hers left
+                # it): the row did not change, her card must.
+                self._card_timer.start()
         else:
             self.card.clear()
             self.form.reset(None, now=self.now())
