@@ -71,9 +71,9 @@ from carehub.cohort.saved import (
 from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
-from ui.caseload_model import HEADERS, CaseloadModel, Finder, cell_text
+from ui.caseload_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
 from ui.formatting import french_csv
-from ui.patient_panel import PatientPanel
+from ui.patient_panel import PatientPanel, format_ins
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
@@ -477,6 +477,9 @@ def csv_bytes(session: Session, *, ids: Sequence[uuid.UUID], today: date) -> byt
     rows: list[list[str]] = [[*headers[:2], "Sexe", *headers[2:]]]
     for row in patient_rows(session, ids=list(ids)):
         cells = [cell_text(row, c, today) for c in range(len(HEADERS))]
+        # Grouped as on the carte Vitale: a spreadsheet keeps it as text, where the 15
+        # bare digits became 2.95E+14.
+        cells[COL_INS] = format_ins(cells[COL_INS])
         rows.append([*cells[:2], row.sex, *cells[2:]])
     return french_csv(rows)
 

@@ -96,7 +96,7 @@ def _minutes(seconds: float | None) -> str:
 def caseload_chart(found: Workload) -> ChartData:
     people = found.managers
     return ChartData(
-        title="Patients suivis par gestionnaire de cas (niveau de fragilité)",
+        title="Patients suivis par IDE coordinatrice (niveau de fragilité)",
         categories=tuple(f.display_name for f in people),
         series=tuple(Series(FRAGILITY_NAMES[k], FRAGILITY_COLOURS[k],
                             tuple(float(f.by_fragility.get(k, 0)) for f in people))
@@ -157,7 +157,7 @@ def charts(found: Workload) -> list[ChartData]:
 # ------------------------------------------------------------------------------ tables
 
 
-MANAGER_COLUMNS = ("Gestionnaire de cas", "Patients", "Robustes", "Pré-fragiles", "Fragiles",
+MANAGER_COLUMNS = ("IDE coordinatrice", "Patients", "Robustes", "Pré-fragiles", "Fragiles",
                    "Très fragiles", "Non évalués", "Rappels en retard", "Appels", "Joints",
                    "Part jointe", "Durée moyenne", "Orientations pro.", "Actions")
 COVERAGE_COLUMNS = ("Indicateur", "Éligibles", "À jour", "Taux", "Mesuré le")
@@ -384,7 +384,7 @@ class Dashboard(QWidget):
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.addLayout(grid, 4)
-        inner.addWidget(QLabel(self.tr("<b>Par gestionnaire de cas</b>")))
+        inner.addWidget(QLabel(self.tr("<b>Par IDE coordinatrice</b>")))
         inner.addWidget(self.managers_table, 1)
         inner.addWidget(QLabel(self.tr("<b>Couverture des patients éligibles (équipe)</b>")))
         inner.addWidget(self.coverage_table)

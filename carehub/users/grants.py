@@ -109,7 +109,7 @@ def reassign_patient(session: Session, *, patient_ref: str, to: str,
         raise InputError(f"{to} is an administrator: patients go to care managers or "
                          "supervisors.",
                          f"{to} est administrateur : un patient est confié à une "
-                         "gestionnaire de cas.")
+                         "IDE coordinatrice ou une encadrante.")
     with unchecked(session):
         patient = resolve_patient(session, ref=patient_ref)
         return set_care_manager(session, patient_id=patient.id, care_manager=to,

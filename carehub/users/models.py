@@ -12,7 +12,7 @@ from carehub.timeutil import utcnow
 
 Role = Literal["care_manager", "supervisor", "administrator"]
 ROLES: tuple[Role, ...] = ("care_manager", "supervisor", "administrator")
-ROLE_LABELS_FR = {"care_manager": "Gestionnaire de cas", "supervisor": "Encadrante",
+ROLE_LABELS_FR = {"care_manager": "IDE coordinatrice", "supervisor": "Encadrante",
                   "administrator": "Administrateur"}
 
 

@@ -21,8 +21,9 @@ from carehub.coordination.audit import AuditEvent
 from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
+from tests.ui import add_patients
 from ui.caseload_model import COL_NAME
-from ui.cohort_screen import CohortResultModel, CohortScreen, CriterionRowWidget
+from ui.cohort_screen import CohortResultModel, CohortScreen, CriterionRowWidget, csv_bytes
 from ui.main_window import MainWindow
 
 REFERENCE_1 = ("sex F and age 25..45 and condition E04* and act mammography within 2y "
@@ -327,3 +328,13 @@ def test_the_patient_selected_in_the_results_is_shown_beside_them(
     assert shown.args == [patients["Moreau"]]
     summary = screen.panel.shown_patient()
     assert summary is not None and summary.birth_name == "Moreau"
+
+
+def test_the_csv_keeps_the_ins_as_text_grouped_as_on_the_carte_vitale(
+        qapp: object, db: Database) -> None:
+    ids = add_patients(db)
+    with db.session() as session:
+        data = csv_bytes(session, ids=[ids["jeanne"]], today=date(2026, 12, 1))
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][7] == "INS"
+    assert rows[1][7] == "2 95 10 99 126 111 93"  # not 2.95101E+14 in a spreadsheet

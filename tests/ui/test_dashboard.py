@@ -122,7 +122,7 @@ def test_the_csv_is_a_french_spreadsheet(dashboard: Dashboard, tmp_path: Path,
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Période", "01/11/2026", "30/11/2026"]
-    assert rows[2][:3] == ["Gestionnaire de cas", "Patients", "Robustes"]
+    assert rows[2][:3] == ["IDE coordinatrice", "Patients", "Robustes"]
     assert rows[3][:2] == ["alice", "3"] and rows[6][:2] == ["Équipe", "5"]
     assert ["Dépistage du cancer colorectal", "3", "2", "67 %", "30/11/2026"] in rows
     assert ["16/11/2026", "2", "2"] in rows and ["02/11/2026", "3", "1"] in rows
