@@ -46,8 +46,10 @@ class Practitioner(SQLModel, table=True):
     last_name: str = Field(max_length=100)
     first_name: str = Field(default="", max_length=100)
     search_text: str = Field(default="", max_length=210)  # folded "last first"
-    active: bool = Field(default=True, index=True)  # False once absent from a newer extract
-    import_id: int = Field(index=True)  # the last import that listed this practitioner
+    # Neither is indexed: only the import reads them (one scan each), every query comes to
+    # a practitioner by her id (see migration 0013).
+    active: bool = Field(default=True)  # False once absent from a newer extract
+    import_id: int  # the last import that listed this practitioner
 
 
 class PractitionerActivity(SQLModel, table=True):
@@ -61,7 +63,8 @@ class PractitionerActivity(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    practitioner_id: str = Field(foreign_key="practitioner.id", index=True, max_length=12)
+    # Found through ix_activity_place (which ends with it) or by id; not indexed alone.
+    practitioner_id: str = Field(foreign_key="practitioner.id", max_length=12)
     import_id: int
     profession_code: str = Field(max_length=4)
     specialty_code: str | None = Field(default=None, max_length=8)  # savoir-faire (SM54)
