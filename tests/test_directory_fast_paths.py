@@ -6,13 +6,20 @@ import io
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from carehub.directory.extract_parse import blocks
+from carehub.directory.extract_parse import (
+    EXTRACT_COLUMNS,
+    _address,
+    _parse_batches,
+    blocks,
+    column_indexes,
+)
 from carehub.directory.extract_phones import normalise_phone
+from carehub.directory.places import Gazetteer
 from carehub.errors import InputError
-from carehub.identifiers import luhn_ok
+from carehub.identifiers import is_valid_rpps, luhn_ok
 from carehub.phones import parse_phone
 
 
@@ -96,3 +103,54 @@ def test_a_bad_byte_is_refused_with_its_line_whichever_block_it_falls_in() -> No
     for size in (1, 3, 5, 64):
         with pytest.raises(InputError, match=r"x.txt, line 4: not UTF-8 text \(byte 3\)"):
             split_lines(data, size)
+
+
+@given(st.text("0123456789", min_size=11, max_size=11))
+def test_an_rpps_check_agrees_with_the_digit_by_digit_rule(digits: str) -> None:
+    assert is_valid_rpps(digits) == plain_luhn(digits)
+
+
+@pytest.mark.parametrize("value", ["", "1000000001", "100000000017", "1000000001a",
+                                   "١٠٠٠٠٠٠٠٠١٧"])
+def test_an_rpps_is_eleven_ascii_digits(value: str) -> None:
+    assert not is_valid_rpps(value)
+
+
+# Each part of a site's address, present or not; the rare ones mostly absent.
+ADDRESS_PARTS = st.tuples(*(st.sampled_from(["", value] if common else ["", "", "", value])
+                            for value, common in (
+    ("CABINET", False), ("BAT A", False), ("12", True), ("bis", False), ("Rue", True),
+    ("DE LA GARE", True), ("BP 12", False), ("41000 BLOIS CEDEX", False), ("41350", True),
+    ("ST GERVAIS", True), ("99132", False))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ADDRESS_PARTS)
+@example(("", "", "12", "", "Rue", "DE LA GARE", "", "", "41350", "ST GERVAIS", ""))
+def test_the_address_a_parsed_row_gets_is_the_envelope_address(parts: tuple[str, ...]) -> None:
+    """The parser's shortcut for plain addresses gives what _address gives for any row."""
+    (recipient, place_detail, number, repeat, street_type, street, distribution, cedex,
+     postal, city, country_code) = parts
+    row = dict.fromkeys(EXTRACT_COLUMNS, "")
+    row.update({"Identification nationale PP": "810000000017", "Code profession": "10",
+                "Complément destinataire (coord. structure)": recipient,
+                "Complément point géographique (coord. structure)": place_detail,
+                "Numéro Voie (coord. structure)": number,
+                "Indice répétition voie (coord. structure)": repeat,
+                "Libellé type de voie (coord. structure)": street_type,
+                "Libellé Voie (coord. structure)": street,
+                "Mention distribution (coord. structure)": distribution,
+                "Bureau cedex (coord. structure)": cedex,
+                "Code postal (coord. structure)": postal,
+                "Libellé commune (coord. structure)": city,
+                "Code pays (coord. structure)": country_code,
+                "Libellé pays (coord. structure)": "Royaume-Uni" if country_code else ""})
+    path = Path("x.txt")
+    ix, width = column_indexes(path, "|".join(EXTRACT_COLUMNS) + "|")
+    line = "|".join(row.values()) + "|"
+    (batch,) = _parse_batches(path, iter([([line], 2, len(line))]), ix, width,
+                              Gazetteer.from_rows([]), 0)
+    abroad = "Royaume-Uni" if country_code else ""
+    assert batch.activities[0][2] == _address(recipient, place_detail, number, repeat,
+                                              street_type, street, distribution, cedex,
+                                              postal, city, abroad)
