@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert
+from sqlalchemy import and_, delete, exists, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -103,11 +103,17 @@ def refresh_coverage_cache(session: Session, *, as_of: date, rules: RuleSet,
 
 def _store(session: Session, found: Coverage,
            managers: dict[uuid.UUID, uuid.UUID | None]) -> int:
-    rows = [{"code": found.code, "patient_id": pid, "up_to_date": pid in found.up_to_date,
-             "care_manager_id": managers.get(pid)} for pid in found.eligible]
+    """The eligible patients' rows, bound as SQLite holds them (a uuid as its 32 hex
+    digits): the ORM's bulk insert took seconds for a team's 60,000 rows."""
+    current = found.up_to_date
+    rows = [(found.code, pid.hex, pid in current,
+             manager.hex if (manager := managers.get(pid)) else None)
+            for pid in found.eligible]
     if rows:
-        session.execute(insert(CoverageCache), rows)
-    return len(found.eligible)
+        session.connection().exec_driver_sql(
+            "INSERT INTO coverage_cache (code, patient_id, up_to_date, care_manager_id) "
+            "VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 def coverage_by_owner(session: Session, *, as_of: date, rules: RuleSet,
