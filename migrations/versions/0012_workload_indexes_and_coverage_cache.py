@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 
 # (table, events, the patient's id in NEW/OLD)
 _WATCHED = (
-    ('patient', ('INSERT', 'UPDATE'), 'id'),
+    ('patient', ('INSERT', 'UPDATE', 'DELETE'), 'id'),
     ('clinical_fact', ('UPDATE',), 'patient_id'),  # its codings are written with it
     ('fact_coding', ('INSERT', 'UPDATE', 'DELETE'), 'patient_id'),
     ('reminder', ('INSERT', 'UPDATE', 'DELETE'), 'patient_id'),
