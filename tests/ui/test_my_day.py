@@ -407,6 +407,9 @@ def test_covering_a_colleague_she_works_that_colleagues_list_too(
             actor="bob", care_manager="bob")
         add_coverage(session, user="alice", covers="bob", starts_on=today,
                      ends_on=today + timedelta(days=6), reason="congés", actor="bob")
+    promised = datetime.now().astimezone().replace(microsecond=0) + timedelta(hours=3)
+    with db.transaction() as session:  # bob had promised her a call-back
+        plan_callback(session, patient_id=bobs, at=promised, actor="bob")
     window = MainWindow(db, user="alice")
     qtbot.addWidget(window)
     page = my_day(window)
@@ -418,6 +421,9 @@ def test_covering_a_colleague_she_works_that_colleagues_list_too(
     assert page.owner_box.isVisible()
     assert page.owner_box.itemText(1) == "Liste de bob (remplacement)"
     assert page.model.row_of(bobs) is None  # her own list first
+    # bob's promise is on her scheduler too
+    qtbot.waitUntil(lambda: f"{CALLBACK_PREFIX}{bobs}" in window.scheduler.job_ids(
+        CALLBACK_PREFIX), timeout=20_000)
     with qtbot.waitSignal(page.listShown, timeout=20_000):
         page.owner_box.setCurrentIndex(1)
     assert page.model.row_of(bobs) is not None  # bob's patient, her reminders computed

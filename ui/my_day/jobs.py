@@ -178,11 +178,14 @@ class DayJobs(QObject):
 
     def rebuild_callbacks(self) -> None:
         """One one-off job per planned call-back in the database; stale ones cancelled."""
-        user, now = self.user, self.now()
+        user, now, covered = self.user, self.now(), list(self.covered)
 
         def job(session: Session) -> list[Callback]:
-            return callbacks_from(due_callbacks(session, user=user, now=now,
-                                                within=CALLBACK_HORIZON))
+            # Hers, and those promised to the patients of a colleague she covers today.
+            found = [item for owner in (user, *covered)
+                     for item in due_callbacks(session, user=owner, now=now,
+                                               within=CALLBACK_HORIZON)]
+            return callbacks_from(found)
 
         self.worker.submit(job, on_success=self._schedule,
                            on_error=lambda exc: log.error("loading call-backs failed: %r", exc))
