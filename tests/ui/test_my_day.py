@@ -436,3 +436,23 @@ def test_covering_a_colleague_she_works_that_colleagues_list_too(
     assert result is not None
     assert [(a.type, a.author) for a in actions(db, bobs)] == [("call", "alice")]
     window.shutdown()
+
+
+def test_a_coverage_that_begins_during_the_day_brings_the_colleagues_list(
+        qtbot: QtBot, window: MainWindow, db: Database) -> None:
+    page = my_day(window)
+    assert not page.owner_box.isVisible()  # she covers nobody yet
+    today = date.today()
+    with db.transaction() as session:
+        bobs = create_patient(session, data=PatientInput.model_validate(
+            {**DEAF, "birth_name": "Bernardin", "deaf_or_hard_of_hearing": False}),
+            actor="bob", care_manager="bob")
+        add_coverage(session, user="alice", covers="bob", starts_on=today, ends_on=today,
+                     actor="bob")
+    with qtbot.waitSignal(page.jobs.recomputed, timeout=20_000):
+        page.load_covered()  # what the list's refresh does every ten minutes
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=10_000)
+    assert page.owner_box.count() == 2
+    with qtbot.waitSignal(page.listShown, timeout=20_000):
+        page.owner_box.setCurrentIndex(1)
+    assert page.model.row_of(bobs) is not None  # her reminders were computed meanwhile

@@ -33,6 +33,7 @@ from carehub.prevention.services import (
     due_callbacks,
     recompute_reminders,
 )
+from carehub.users.access import covered_caseloads
 from ui.my_day.texts import moment_text, tr
 from ui.scheduler import AppScheduler
 from ui.worker import DatabaseWorker
@@ -59,6 +60,11 @@ class Callback:
     @property
     def job_id(self) -> str:
         return f"{CALLBACK_PREFIX}{self.patient_id}"
+
+
+def _lists_of(session: Session, user: str, day: date) -> list[str]:
+    """Whose call lists she works that day: hers, and those of the colleagues she covers."""
+    return [user, *(name for name, _ in covered_caseloads(session, user=user, on=day))]
 
 
 def callbacks_from(items: list[CallListItem]) -> list[Callback]:
@@ -118,7 +124,6 @@ class DayJobs(QObject):
         self._notified: set[tuple[uuid.UUID, datetime]] = set()
         self._recomputing = False
         self._recompute_again = False
-        self.covered: list[str] = []  # colleagues whose caseload she covers today
         scheduler.on(RECOMPUTE_JOB, self.recompute)
         scheduler.on(REFRESH_JOB, self._refresh)
         scheduler.fired.connect(self._on_fired)
@@ -142,13 +147,13 @@ class DayJobs(QObject):
             self._recompute_again = True
             return
         self._recomputing = True
-        as_of, user, covered = self.today(), self.user, list(self.covered)
+        as_of, user = self.today(), self.user
 
         def job(session: Session) -> RecomputeReport:
             # Only her own caseload and those she covers today: a workstation may also
             # hold colleagues' patients (pulled from the hub); their reminders are theirs
             # to compute, and a whole team's recompute would hold the database thread.
-            ids = [pid for owner in (user, *covered)
+            ids = [pid for owner in _lists_of(session, user, as_of)
                    for pid in caseload_ids(session, user=owner)]
             return recompute_reminders(session, as_of=as_of, actor=user, patient_ids=ids)
 
@@ -178,11 +183,11 @@ class DayJobs(QObject):
 
     def rebuild_callbacks(self) -> None:
         """One one-off job per planned call-back in the database; stale ones cancelled."""
-        user, now, covered = self.user, self.now(), list(self.covered)
+        user, now = self.user, self.now()
 
         def job(session: Session) -> list[Callback]:
             # Hers, and those promised to the patients of a colleague she covers today.
-            found = [item for owner in (user, *covered)
+            found = [item for owner in _lists_of(session, user, now.date())
                      for item in due_callbacks(session, user=owner, now=now,
                                                within=CALLBACK_HORIZON)]
             return callbacks_from(found)

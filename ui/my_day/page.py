@@ -111,6 +111,7 @@ class MyDayPage(QWidget):
         self.worker = worker
         self.user = user
         self.owner = user  # whose list is shown: hers, or a colleague's she covers today
+        self._offered: set[str] | None = None  # colleagues offered so far (None: not yet)
         self.today = today
         self.now = now
         self.model = CallListModel(self)
@@ -295,13 +296,14 @@ class MyDayPage(QWidget):
         self.owner_box.setCurrentIndex(max(chosen, 0))
         self.owner_box.blockSignals(False)
         self.owner_box.setVisible(bool(colleagues))
-        covered = [name for name, _ in colleagues]
-        newly = set(covered) - set(self.jobs.covered)
-        self.jobs.covered = covered
         if chosen < 0 and self.owner != self.user:
             self._owner_chosen(0)  # the coverage ended: back to her own list
-        if newly:
-            self.jobs.recompute()  # their reminders for today, then the list again
+        names = {name for name, _ in colleagues}
+        if self._offered is not None and names - self._offered:
+            # A coverage that began since the day's recompute (which computed the lists
+            # covered then): the new colleague's reminders, then the list again.
+            self.jobs.recompute()
+        self._offered = names
 
     def _owner_chosen(self, index: int) -> None:
         self.owner = self.owner_box.itemData(index) or self.user
