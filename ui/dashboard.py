@@ -456,12 +456,13 @@ class Dashboard(QWidget):
             if source != LOCAL_SOURCE:
                 return hub_workload(session, hub_url=source, date_from=query.date_from,
                                     date_to=query.date_to, users=query.users, viewer=viewer)
+            rules = load_rules()
             if query.date_to == today:
                 # Today's coverage is kept per patient: the first reading of the day
                 # evaluates the team, later ones only the patients changed since.
-                refresh_coverage_cache(session, as_of=today, rules=load_rules())
+                refresh_coverage_cache(session, as_of=today, rules=rules)
             return workload(session, date_from=query.date_from, date_to=query.date_to,
-                            users=query.users, viewer=viewer)
+                            users=query.users, viewer=viewer, rules=rules)
 
         self.worker.submit(job, write=True,
                            on_success=lambda found: self._show(generation, found),

@@ -77,14 +77,14 @@ def workload_command(
             found = hub_workload(session, hub_url=hub, date_from=first, date_to=last,
                                  users=users, viewer=state.user)
     else:
-        database = state.open()
+        database, rules = state.open(), load_rules()
         try:
             if last == date.today():  # later readings today need only the patients changed
                 with database.transaction() as session:
-                    refresh_coverage_cache(session, as_of=last, rules=load_rules())
+                    refresh_coverage_cache(session, as_of=last, rules=rules)
             with database.session() as session:
                 found = workload(session, date_from=first, date_to=last, users=users,
-                                 viewer=state.user)
+                                 viewer=state.user, rules=rules)
         finally:
             database.close()
     if as_json_flag:
