@@ -19,6 +19,7 @@ from carehub.sync.hub_admin import (
     migrate_hub,
     resolve_collisions,
     revoke_member,
+    withdraw_caseloads,
 )
 from carehub.sync.service import sync
 
@@ -85,6 +86,18 @@ def hub_grant(
     add_member(hub, user=user, role=role, follows=follows or [user] if follows is None
                and covers is None else follows or [], covers=covers or [])
     typer.echo(f"{role or user} may sync at the hub.")
+
+
+@hub_app.command("withdraw")
+def hub_withdraw(
+    hub: HubOption,
+    role: Annotated[str, typer.Option("--role", help="Her PostgreSQL login role.")],
+    caseloads: Annotated[list[str], typer.Option(
+        "--caseload", help="A caseload she no longer follows or covers (repeat).")],
+) -> None:
+    """End a cover (or a following): her next sync no longer brings that caseload."""
+    ended = withdraw_caseloads(hub, role=role, caseloads=caseloads)
+    typer.echo(f"{role}: {ended} caseload(s) withdrawn.")
 
 
 @hub_app.command("revoke")

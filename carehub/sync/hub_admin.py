@@ -50,6 +50,8 @@ class HubMigration:
     changes: tuple[str, ...]
 
     def summary(self) -> str:
+        if self.before == self.head and self.changes:
+            return f"Hub schema at {self.head}: " + "; ".join(self.changes) + "."
         if self.before == self.head:
             return f"Hub schema at {self.head}: already up to date, nothing changed."
         done = "created" if self.before is None else f"migrated {self.before} -> {self.head}"
@@ -89,6 +91,31 @@ def _row_counts(cur: psycopg.Cursor[Any]) -> tuple[int, ...]:
     return tuple(counts)
 
 
+def _lock_database(cur: psycopg.Cursor[Any]) -> bool:
+    """Nobody but the owner creates objects or temporary tables in this database. A
+    database's own privileges are not carried by a copy (CREATE DATABASE ... TEMPLATE, a
+    restore into a new database): checked at every migrate. True if it had to change."""
+    cur.execute("SELECT has_database_privilege('public', current_database(), 'CREATE') OR "
+                "has_database_privilege('public', current_database(), 'TEMPORARY') OR "
+                "has_schema_privilege('public', 'public', 'CREATE')")
+    row = cur.fetchone()
+    if not row or not row[0]:
+        return False
+    cur.execute("SELECT current_database()")
+    name = cur.fetchone()
+    assert name is not None
+    cur.execute(sql.SQL("REVOKE CREATE, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+        sql.Identifier(str(name[0]))))
+    cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    return True
+
+
+def lock_database(url: str, *, password: str | None = None) -> bool:
+    """_lock_database on the hub at `url` (a hub database copied from another)."""
+    with _admin(url, password) as conn, conn.transaction(), conn.cursor() as cur:
+        return _lock_database(cur)
+
+
 def migrate_hub(url: str, *, password: str | None = None,
                 revision: str = "head") -> HubMigration:
     """Create or upgrade the hub's schema (to the head of migrations/hub, or `revision`),
@@ -112,6 +139,7 @@ def migrate_hub(url: str, *, password: str | None = None,
                 after = _revision(cur)
                 rows_after = _row_counts(cur)
                 members = _member_roles(cur)
+                relocked = _lock_database(cur)
     finally:
         engine.dispose()
     assert after is not None
@@ -132,7 +160,9 @@ def migrate_hub(url: str, *, password: str | None = None,
             "`carehub hub collisions`)",
             f"member roles limited to {CONNECTION_LIMIT} connections each, with statement, "
             "lock and idle-in-transaction timeouts"]
-    if rows_before:
+    if relocked and "h0002" not in passed:
+        changes.append("CREATE and TEMPORARY on this database taken back from PUBLIC")
+    if rows_before and before != after:
         changes.append(f"every row kept ({rows_after[0]} patient(s), {rows_after[2]} "
                        "action(s))")
     if before is None:
@@ -218,6 +248,18 @@ def _renumber_caseloads(cur: psycopg.Cursor[Any], caseloads: list[str]) -> None:
     for table in ("record", "action", "conflict"):
         cur.execute(f"UPDATE {table} SET seq = nextval('hub_seq') WHERE {visible}",
                     {"c": caseloads})
+
+
+def withdraw_caseloads(url: str, *, role: str, caseloads: Sequence[str],
+                       password: str | None = None) -> int:
+    """End her following or covering these caseloads (a cover that ends): from her next
+    call on, the hub's functions neither give her their changes nor take hers on them.
+    Returns how many memberships ended."""
+    _check_role(role)
+    with _admin(url, password) as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute("DELETE FROM caseload_member WHERE member = %s AND caseload = ANY(%s)",
+                    (role, list(caseloads)))
+        return cur.rowcount
 
 
 def revoke_member(url: str, *, role: str, password: str | None = None) -> int:
