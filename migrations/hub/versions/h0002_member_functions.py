@@ -66,7 +66,7 @@ DROP FUNCTION hub_patient_keys(uuid[], text[]);
 
 -- The active hub user of this session, or an error: a revoked or unknown role gets nothing.
 CREATE FUNCTION hub_me() RETURNS hub_user
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE me hub_user;
 BEGIN
     SELECT * INTO me FROM hub_user WHERE role_name = session_user AND active;
@@ -79,50 +79,46 @@ END $$;
 
 CREATE FUNCTION hub_caseloads(role text, kinds text[] DEFAULT '{follows,covers}')
 RETURNS text[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(caseload ORDER BY caseload), '{}')
     FROM caseload_member WHERE member = role AND kind = ANY(kinds)
 $$;
 
 CREATE FUNCTION hub_valid_hlc(clock text) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT clock IS NOT NULL AND clock ~ '^[0-9]{13}\.[0-9]{6}\.[A-Za-z0-9_.-]{1,64}$'
 $$;
 
--- Any string in the document holding a control character (tab, line feed, CR allowed).
+-- Any string in the document holding a control character (tab, line feed, CR allowed):
+-- jsonb writes them \u00XX, \b or \f (a backslash typed by the user is written \\).
 CREATE FUNCTION hub_has_control(doc jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public AS $$
-    SELECT EXISTS (SELECT 1 FROM jsonb_path_query(doc, 'lax $.**') v
-                   WHERE jsonb_typeof(v) = 'string'
-                     AND (v #>> '{}') ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]')
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT doc::text ~ '(^|[^\\])(\\\\)*\\(u00(0[0-8bcef]|1[0-9a-f])|u007f|b|f)'
+        OR strpos(doc::text, chr(127)) > 0
 $$;
 
 -- Dates and moments must be real ones (2023-02-30 is refused): raises invalid_datetime.
 CREATE FUNCTION hub_check_dates(doc jsonb) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public AS $$
-DECLARE k text; v jsonb; d date; t timestamptz;
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-    FOR k, v IN SELECT * FROM jsonb_each(doc) LOOP
-        CONTINUE WHEN jsonb_typeof(v) IS DISTINCT FROM 'string';
-        IF k ~ '(^|_)(date|on)$' THEN
-            d := (v #>> '{}')::date;
-        ELSIF k ~ '_at$' OR k = 'at' THEN
-            t := (v #>> '{}')::timestamptz;
-        END IF;
-    END LOOP;
+    PERFORM count(CASE WHEN x.k ~ '(^|_)(date|on)$' THEN (x.v #>> '{}')::date END),
+            count(CASE WHEN x.k = 'at' OR x.k ~ '_at$' THEN (x.v #>> '{}')::timestamptz END)
+    FROM jsonb_each(doc) AS x(k, v) WHERE jsonb_typeof(x.v) = 'string';
 END $$;
 
 CREATE FUNCTION hub_refused(code text, reason text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('status', 'refused', 'code', code, 'reason', reason)
 $$;
 
+-- The helpers below carry no SET clause: only the SECURITY DEFINER entry points (which
+-- set search_path) call them, members may not.
 -- merge_fields: one change into a row, field by field, last writer by clock wins; values
 -- replaced by a change that did not know them (or that arrived late) become conflicts.
 CREATE FUNCTION hub_merge(INOUT fields jsonb, INOUT clocks jsonb, incoming jsonb, hlc text,
                           by_user text, bases jsonb, keep text[], patient uuid,
                           entity text, entity_id uuid, OUT conflicts jsonb)
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     k text; v jsonb; cur jsonb; prev jsonb;
     mine jsonb := jsonb_build_object('hlc', hlc, 'by', by_user);
@@ -167,7 +163,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION hub_write_conflicts(docs jsonb) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, public AS $$
+LANGUAGE sql AS $$
     INSERT INTO conflict (id, patient_id, entity, entity_id, field, kept_value, kept_hlc,
                           kept_from, overwritten_value, overwritten_hlc, overwritten_from, seq)
     SELECT id, patient_id, entity, entity_id, field, kept_value, kept_hlc, kept_from,
@@ -180,7 +176,7 @@ $$;
 -- The hub's writers one at a time (sequence numbers in commit order). A transaction that
 -- keeps the lock (a member who called hub_push and never committed) is ended.
 CREATE FUNCTION hub_take_write_lock() RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, public SET lock_timeout = '2s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE tries int := 0;
 BEGIN
     LOOP
@@ -208,7 +204,7 @@ END $$;
 -- someone else's? Returns a refusal, or NULL when the INS is free.
 CREATE FUNCTION hub_foreign_ins(ins text, me hub_user, mine text[], entry uuid,
                                 pushed uuid, own uuid) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql AS $$
 DECLARE other patient;
 BEGIN
     IF (SELECT count(*) FROM ins_collision c WHERE c.member = session_user
@@ -231,13 +227,19 @@ BEGIN
         'cover; a supervisor will resolve it. Nothing was changed at the hub.');
 END $$;
 
-CREATE FUNCTION hub_visible_patient(pid uuid, mine text[], OUT canonical uuid,
+-- `known`: {id: canonical id} of patients already found visible in this batch (a patient
+-- she may see stays so within a batch: a push moves none out of her caseloads).
+CREATE FUNCTION hub_visible_patient(pid uuid, mine text[], known jsonb, OUT canonical uuid,
                                     OUT refusal jsonb)
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql AS $$
 DECLARE cl text;
 BEGIN
     IF pid IS NULL THEN
         refusal := hub_refused('no_patient', 'The change names no patient.');
+        RETURN;
+    END IF;
+    canonical := (known ->> pid::text)::uuid;
+    IF canonical IS NOT NULL THEN
         RETURN;
     END IF;
     SELECT a.canonical INTO canonical FROM patient_alias a WHERE a.alias = pid;
@@ -257,7 +259,7 @@ END $$;
 
 CREATE FUNCTION hub_push_patient(e jsonb, me hub_user, mine text[], followed text[])
 RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     pid uuid := (e ->> 'entity_id')::uuid;
     incoming jsonb := coalesce(e -> 'fields', '{}');
@@ -353,8 +355,9 @@ BEGIN
     RETURN jsonb_build_object('status', 'applied');
 END $$;
 
-CREATE FUNCTION hub_push_record(e jsonb, me hub_user, mine text[]) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION hub_push_record(e jsonb, me hub_user, mine text[], known jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     rid uuid := (e ->> 'entity_id')::uuid;
     entity text := e ->> 'entity';
@@ -368,7 +371,7 @@ BEGIN
     existing := FOUND;
     SELECT * INTO v FROM hub_visible_patient(
         coalesce((incoming ->> 'patient_id')::uuid, CASE WHEN existing THEN r.patient_id END),
-        mine);
+        mine, known);
     IF v.refusal IS NOT NULL THEN
         RETURN v.refusal;
     END IF;
@@ -396,8 +399,9 @@ BEGIN
     RETURN jsonb_build_object('status', 'applied');
 END $$;
 
-CREATE FUNCTION hub_push_action(e jsonb, me hub_user, mine text[]) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION hub_push_action(e jsonb, me hub_user, mine text[], known jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     aid uuid := (e ->> 'entity_id')::uuid;
     payload jsonb := coalesce(e -> 'fields', '{}');
@@ -413,7 +417,7 @@ BEGIN
     IF coalesce(payload ->> 'type', '') = '' THEN
         RETURN hub_refused('invalid_value', 'The action has no type.');
     END IF;
-    SELECT * INTO v FROM hub_visible_patient((payload ->> 'patient_id')::uuid, mine);
+    SELECT * INTO v FROM hub_visible_patient((payload ->> 'patient_id')::uuid, mine, known);
     IF v.refusal IS NOT NULL THEN
         RETURN v.refusal;
     END IF;
@@ -425,23 +429,24 @@ BEGIN
                                   amends));
     END IF;
     payload := payload || jsonb_build_object('patient_id', v.canonical, 'author', author);
-    SELECT a.payload INTO stored FROM action a WHERE a.id = aid;
-    IF FOUND THEN
-        IF (stored - 'patient_id' - 'ins' - 'author') = (payload - 'patient_id' - 'ins' - 'author')
-        THEN
-            RETURN jsonb_build_object('status', 'applied');  -- the same action again
-        END IF;
-        RETURN hub_refused('action_id_taken',
-                           format('Another action with id %s is at the hub.', aid));
-    END IF;
     INSERT INTO action (id, patient_id, type, at, author, payload, origin_entry, pushed_by, seq)
     VALUES (aid, v.canonical, payload ->> 'type', (payload ->> 'at')::timestamptz, author,
-            payload, (e ->> 'id')::uuid, session_user, nextval('hub_seq'));
-    RETURN jsonb_build_object('status', 'applied');
+            payload, (e ->> 'id')::uuid, session_user, nextval('hub_seq'))
+    ON CONFLICT (id) DO NOTHING;
+    IF FOUND THEN
+        RETURN jsonb_build_object('status', 'applied');
+    END IF;
+    SELECT a.payload INTO stored FROM action a WHERE a.id = aid;
+    IF (stored - 'patient_id' - 'ins' - 'author') = (payload - 'patient_id' - 'ins' - 'author')
+    THEN
+        RETURN jsonb_build_object('status', 'applied');  -- the same action again
+    END IF;
+    RETURN hub_refused('action_id_taken',
+                       format('Another action with id %s is at the hub.', aid));
 END $$;
 
 CREATE FUNCTION hub_push_resolution(e jsonb, me hub_user, mine text[]) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     cid uuid := (e ->> 'entity_id')::uuid;
     v_resolution text := e -> 'fields' ->> 'resolution';
@@ -462,9 +467,9 @@ END $$;
 
 -- One entry: checked, applied or refused; its receipt written (a second push of it gets
 -- the same answer).
-CREATE FUNCTION hub_push_one(e jsonb, me hub_user, mine text[], followed text[])
-RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION hub_push_one(e jsonb, me hub_user, mine text[], followed text[],
+                             known jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     entry uuid := (e ->> 'id')::uuid;
     kind text := e ->> 'entity';
@@ -494,8 +499,8 @@ BEGIN
         outcome := CASE
             WHEN kind = 'patient' THEN hub_push_patient(e, me, mine, followed)
             WHEN kind IN ('related_person', 'consent', 'reminder') THEN
-                hub_push_record(e, me, mine)
-            WHEN kind = 'action' THEN hub_push_action(e, me, mine)
+                hub_push_record(e, me, mine, known)
+            WHEN kind = 'action' THEN hub_push_action(e, me, mine, known)
             WHEN kind = 'conflict' THEN hub_push_resolution(e, me, mine)
             ELSE hub_refused('unknown_entity',
                              format('The hub does not keep %L records.', kind)) END;
@@ -529,7 +534,10 @@ DECLARE
     mine text[] := hub_caseloads(session_user);
     followed text[] := hub_caseloads(session_user, '{follows}');
     receipts jsonb[] := '{}';
+    whole jsonb;
+    known jsonb;
     e json;
+    parsed jsonb;
     ej jsonb;
     outcome jsonb;
     entry_text text;
@@ -540,12 +548,32 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM hub_take_write_lock();
-    FOR e IN SELECT * FROM json_array_elements(entries) LOOP
+    BEGIN
+        whole := entries::jsonb;  -- the usual case: read once
+    EXCEPTION WHEN data_exception THEN
+        whole := NULL;  -- some entry holds what jsonb refuses: read them one by one
+    END;
+    -- The patients of this batch she may see, found once.
+    SELECT coalesce(jsonb_object_agg(x.ref, p.id), '{}') INTO known
+    FROM (SELECT DISTINCT (d -> 'fields' ->> 'patient_id')::uuid AS ref
+          FROM jsonb_array_elements(coalesce(whole, '[]')) d
+          WHERE d ->> 'entity' <> 'patient' AND d -> 'fields' ->> 'patient_id'
+                ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') x
+    LEFT JOIN patient_alias a ON a.alias = x.ref
+    JOIN patient p ON p.id = coalesce(a.canonical, x.ref)
+    WHERE p.caseload = ANY(mine);
+    FOR e, parsed IN
+            SELECT t.x, NULL::jsonb, t.n FROM json_array_elements(entries) WITH ORDINALITY
+                AS t(x, n) WHERE whole IS NULL
+            UNION ALL
+            SELECT NULL::json, u.y, u.n FROM jsonb_array_elements(whole) WITH ORDINALITY
+                AS u(y, n)
+            ORDER BY 3 LOOP
         entry_text := NULL;
         BEGIN
-            ej := e::jsonb;
+            ej := coalesce(parsed, e::jsonb);
             entry_text := ej ->> 'id';
-            outcome := hub_push_one(ej, me, mine, followed);
+            outcome := hub_push_one(ej, me, mine, followed, known);
         EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
             -- What the entry holds (not a fault of the hub): refused, the others go on.
             code := CASE
@@ -768,11 +796,12 @@ def downgrade() -> None:
     op.execute(f"""
 DROP FUNCTION hub_workload(timestamptz, timestamptz, timestamptz, date, text[], text[], text),
     hub_session(), hub_push(json), hub_pull(bigint, int),
-    hub_save_cursor(text, bigint), hub_push_one(jsonb, hub_user, text[], text[]),
-    hub_push_resolution(jsonb, hub_user, text[]), hub_push_action(jsonb, hub_user, text[]),
-    hub_push_record(jsonb, hub_user, text[]),
+    hub_save_cursor(text, bigint), hub_push_one(jsonb, hub_user, text[], text[], jsonb),
+    hub_push_resolution(jsonb, hub_user, text[]),
+    hub_push_action(jsonb, hub_user, text[], jsonb),
+    hub_push_record(jsonb, hub_user, text[], jsonb),
     hub_push_patient(jsonb, hub_user, text[], text[]),
-    hub_visible_patient(uuid, text[]), hub_foreign_ins(text, hub_user, text[], uuid, uuid, uuid),
+    hub_visible_patient(uuid, text[], jsonb), hub_foreign_ins(text, hub_user, text[], uuid, uuid, uuid),
     hub_take_write_lock(), hub_write_conflicts(jsonb),
     hub_merge(jsonb, jsonb, jsonb, text, text, jsonb, text[], uuid, text, uuid),
     hub_refused(text, text), hub_check_dates(jsonb), hub_has_control(jsonb),
