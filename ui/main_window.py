@@ -47,8 +47,14 @@ from carehub.users.services import list_users
 from ui.access.controller import install_access
 from ui.caseload.actions_panel import install_action_features
 from ui.caseload.patient_dialog import PatientDialog
-from ui.caseload.patient_panel import PatientPanel
-from ui.caseload.table_model import (
+from ui.cohort.screen import install_cohort_screen
+from ui.dashboard.screen import install_dashboard
+from ui.directory.screen import install_directory_actions
+from ui.my_day import install_my_day
+from ui.scheduler import AppScheduler
+from ui.sync.controller import install_sync
+from ui.widgets.patient_panel import PatientPanel
+from ui.widgets.patient_table import (
     FRAGILITY_LABELS,
     HEADERS,
     CaseloadModel,
@@ -56,12 +62,6 @@ from ui.caseload.table_model import (
     fragility_label,
     status_label,
 )
-from ui.cohort.screen import install_cohort_screen
-from ui.dashboard.screen import install_dashboard
-from ui.directory.screen import install_directory_actions
-from ui.my_day import install_my_day
-from ui.scheduler import AppScheduler
-from ui.sync.controller import install_sync
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)

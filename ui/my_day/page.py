@@ -42,7 +42,6 @@ from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
-from ui.caseload.patient_panel import MUTED
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
@@ -60,6 +59,7 @@ from ui.my_day.texts import (
 from ui.paper import a4_layout
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
+from ui.widgets.patient_panel import MUTED
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
