@@ -6,6 +6,7 @@ on its worker thread and calls `show_patient`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QUrl, Signal
@@ -252,6 +253,9 @@ class PatientPanel(QWidget):
 
     def shown_patient(self) -> PatientSummary | None:
         return self._summary
+
+    def shown_patient_id(self) -> uuid.UUID | None:
+        return self._summary.id if self._summary is not None else None
 
     def _open_link(self, link: str) -> None:
         if link.startswith("tel:"):
