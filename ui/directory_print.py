@@ -24,8 +24,8 @@ from typing import Any
 from PySide6.QtGui import QPagedPaintDevice, QTextDocument
 
 from ui.paper import (
-    NARROW,
     a4_layout,
+    css_pixels,
     keep_whole,
     own_line,
     paint_rect,
@@ -68,7 +68,7 @@ def _mailbox(address: str, *, points: float, room: float,
              device: QPagedPaintDevice | None) -> str:
     size = _fitted(address, points=points, room=room, device=device)
     return (f"<p style='margin: 0; font-size: {points:.1f}pt'>{html.escape(MAILBOX_LABEL)}"
-            f"</p>{own_line(html.escape(address), style=f'font-size: {size:.1f}pt')}")
+            f"</p>{own_line(keep_whole(address), style=f'font-size: {size:.1f}pt')}")
 
 
 def list_html(document: dict[str, Any], device: QPagedPaintDevice | None = None) -> str:
@@ -85,31 +85,29 @@ def list_html(document: dict[str, Any], device: QPagedPaintDevice | None = None)
     distance_column = max(text_width(x, points=points, bold=True, device=device)
                           for x in ("Distance", *(r["distance"] for r in rows)))
     first_column = _page_width(device) - phone_column - distance_column - 3 * padding
+    # Fixed widths, in the rich text's pixels: the phone and the distance as wide as their
+    # widest content, the name and address the rest (Qt never gives a cell less than its
+    # widest word, so a measure a little short cannot break a number either).
+    widths = [f"width='{css_pixels(w, device):.0f}'"
+              for w in (first_column, phone_column + scale, distance_column + scale)]
     small = points * SMALL_RATIO
     body = []
     for row in rows:
         site = f"{e(row['site'])}<br>" if row["site"] else ""
         # Secure messaging reaches professionals only: for the nurse or the pharmacist.
-        # The address on a line of its own; under the whole row if the column is too narrow.
-        mailbox = row.get("mssante") or ""
-        inside = bool(mailbox) and text_width(mailbox, points=small,
-                                              device=device) <= first_column
-        in_cell = (_mailbox(mailbox, points=small, room=first_column, device=device)
-                   if inside else "")
+        # The address whole on a line of its own, smaller if the column is too narrow for
+        # it (not in a row spanning the table: Qt would then widen the narrow columns).
+        mailbox = (_mailbox(row["mssante"], points=small, room=first_column, device=device)
+                   if row.get("mssante") else "")
         phone = (own_line(f"<b>{keep_whole(row['phone'])}</b>") if row["phone"]
                  else "—")
         body.append(
             "<tr>"
-            f"<td><b>{e(row['name'])}</b><br><i>{e(row['kind'])}</i><br>"
-            f"{site}{e(row['address'])}"
-            f"{in_cell}"
-            f"</td><td {NARROW}>{phone}</td>"
-            f"<td {NARROW} align='right'>{keep_whole(row['distance'])}</td>"
+            f"<td {widths[0]}><b>{e(row['name'])}</b><br><i>{e(row['kind'])}</i><br>"
+            f"{site}{e(row['address'])}{mailbox}"
+            f"</td><td {widths[1]}>{phone}</td>"
+            f"<td {widths[2]} align='right'>{keep_whole(row['distance'])}</td>"
             "</tr>")
-        if mailbox and not inside:
-            room = _page_width(device) - padding
-            body.append(f"<tr><td colspan='3'>"
-                        f"{_mailbox(mailbox, points=small, room=room, device=device)}</td></tr>")
     table = "".join(body) or ("<tr><td colspan='3'>Aucun professionnel trouvé dans ce rayon."
                               "</td></tr>")
     return (
@@ -118,9 +116,9 @@ def list_html(document: dict[str, Any], device: QPagedPaintDevice | None = None)
         f"{e(document['date'])}</p>"
         f"<table width='100%' cellspacing='0' cellpadding='{CELL_PADDING}' border='1' "
         "style='border-collapse: collapse; border-color: #555'>"
-        "<thead><tr><th align='left'>Professionnel et adresse</th>"
-        f"<th align='left' {NARROW}>Téléphone</th>"
-        f"<th align='right' {NARROW}>Distance</th></tr></thead>"
+        f"<thead><tr><th align='left' {widths[0]}>Professionnel et adresse</th>"
+        f"<th align='left' {widths[1]}>Téléphone</th>"
+        f"<th align='right' {widths[2]}>Distance</th></tr></thead>"
         f"{table}</table>"
         f"<p><i>{e(document['footer'])}</i></p>"
     )

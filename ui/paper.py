@@ -7,15 +7,16 @@ points.
 
 What a reader copies by hand is never broken inside: the documents wrap between words only
 (never inside one, whatever the column's width), a phone number, a date or an INS is kept
-whole with no-break spaces (`keep_whole`), an e-mail or MSSanté address sits on a line of
-its own that does not wrap (`own_line`). Narrow columns are sized from their content
-(`NARROW`: the width of their widest unbreakable item), the rest of the line goes to the
-columns that wrap (names, addresses).
+whole with no-break spaces (`keep_whole`), and so is an e-mail or MSSanté address (its
+hyphens made non-breaking: nothing else in an address lets a line break). Narrow columns
+are sized from their content (`NARROW`, or widths measured with `text_width`), the rest of
+the line goes to the columns that wrap (names, addresses).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
@@ -32,6 +33,7 @@ from PySide6.QtGui import (
     QTextFrameFormat,
     QTextOption,
 )
+from PySide6.QtPrintSupport import QPrinter
 
 FONT_FAMILY = "DejaVu Sans"  # installed with Qt's offscreen needs; has the ballot box ☐
 PDF_RESOLUTION = 300
@@ -58,9 +60,29 @@ def keep_whole(text: str) -> str:
             .replace("-", NO_BREAK_HYPHEN))
 
 
+# What must not be cut inside a free text (a caregiver's line, a note): runs of digit
+# groups (a phone number "06 12 34 56 78", "+33 6 12 34 56 78", an INS
+# "2 84 12 75 123 456 78") and dates written out ("1er décembre 2026").
+_MONTHS = ("janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
+           "décembre")
+_WHOLE_RUNS = re.compile(rf"\+?\d+(?:[ .]\d+)+|\d{{1,2}}(?:er)? (?:{_MONTHS}) \d{{4}}")
+
+
+def keep_numbers_whole(text: str) -> str:
+    """Free text escaped for rich text, the numbers and dates inside it kept whole."""
+    out, end = [], 0
+    for match in _WHOLE_RUNS.finditer(text):
+        out.append(html.escape(text[end:match.start()]))
+        out.append(keep_whole(match.group()))
+        end = match.end()
+    out.append(html.escape(text[end:]))
+    return "".join(out)
+
+
 def own_line(inner_html: str, *, style: str = "") -> str:
-    """A paragraph that never wraps (an e-mail or MSSanté address, a phone line)."""
-    return f"<p style='white-space: nowrap; margin: 0; {style}'>{inner_html}</p>"
+    """A paragraph of its own (a phone line, an e-mail address made whole by
+    `keep_whole`). Not `white-space: nowrap`: Qt then miscounts a table cell's width."""
+    return f"<p style='margin: 0; {style}'>{inner_html}</p>"
 
 
 def house_font(points: float, *, bold: bool = False) -> QFont:
@@ -150,10 +172,13 @@ def print_document(device: QPagedPaintDevice, text: QTextDocument, *,
         keep_frames_on_one_page(text)
     height = text.pageSize().height()
     pages = text.pageCount()
+    chosen = range(pages)
+    if isinstance(device, QPrinter) and device.fromPage() > 0:  # pages the dialog chose
+        chosen = range(device.fromPage() - 1, min(device.toPage() or pages, pages))
     painter = QPainter(device)
     try:
-        for number in range(pages):
-            if number:
+        for number in chosen:
+            if number != chosen.start:
                 device.newPage()
             painter.save()
             painter.translate(0, -number * height)

@@ -171,7 +171,7 @@ class _Phrase:
             return key, False
         if key == "a" and self.street and not first and following == " ":
             return "à", False  # "CHEMIN DE BLOIS A VENDOME"
-        if key in MONTHS and previous.isdigit():
+        if key in MONTHS and previous[:1].isdigit():  # 8 mai 1945, 1er mai
             return key.replace("fevrier", "février").replace("aout", "août").replace(
                 "decembre", "décembre"), False
         if not first and len(token) <= 4 and _ROMAN.match(token):

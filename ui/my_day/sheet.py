@@ -33,7 +33,15 @@ from ui.my_day.texts import (
     phone_kind_text,
     tr,
 )
-from ui.paper import NARROW, a4_layout, keep_whole, pdf_writer, print_document, text_document
+from ui.paper import (
+    NARROW,
+    a4_layout,
+    keep_numbers_whole,
+    keep_whole,
+    pdf_writer,
+    print_document,
+    text_document,
+)
 
 SHEET_POINTS = 9.5
 BOX = "☐"
@@ -52,14 +60,14 @@ def _patient_cell(item: CallListItem, today: date) -> str:
             "%1", _nowrap(moment_text(item.planned_at, today=today))) + "</b>")
     hours = hours_text(item)
     if hours:
-        lines.append(html.escape(tr("Appeler %1").replace("%1", hours)))
+        lines.append(keep_numbers_whole(tr("Appeler %1").replace("%1", hours)))
     if item.channel != "phone":
         lines.append("<b>" + html.escape(tr("Pas d'appel : %1").replace(
             "%1", item.channel_reason_fr or channel_text(item.channel))) + "</b>")
     if item.escalation:
         lines.append("<b>" + html.escape(escalation_text(item.escalation)) + "</b>")
     if item.caregiver:
-        lines.append(html.escape(tr("Aidant : %1").replace("%1", item.caregiver)))
+        lines.append(keep_numbers_whole(tr("Aidant : %1").replace("%1", item.caregiver)))
     return "<br>".join(lines)
 
 
@@ -147,7 +155,8 @@ def print_sheet(device: QPagedPaintDevice, items: Sequence[CallListItem], *, day
                 user: str, printed_at: datetime) -> None:
     """Lay the sheet out on `device` (a QPrinter from the print dialog, or a QPdfWriter)."""
     print_document(device, build_sheet(items, day=day, user=user, printed_at=printed_at,
-                                       device=device))
+                                       device=device),
+                   footer=f"{user} · {tr('Appels du %1').replace('%1', format_date(day))}")
 
 
 def write_sheet_pdf(items: Sequence[CallListItem], out: Path, *, day: date, user: str,
