@@ -84,7 +84,7 @@ def build_vocabulary(street_words: dict[str, str],
     spellings: dict[str, set[str]] = defaultdict(set)
     by_key: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
     for name, key, postal_codes in communes:
-        by_key[key].append((name, frozenset(re.split(r"[;,\s]+", postal_codes))))
+        by_key[key].append((name, frozenset(postal_codes.replace(",", " ").split())))
         parts, folded = _WORD.findall(name), key.split()
         if len(parts) != len(folded):  # a letter the key spells otherwise (œ): fold it
             folded = [fold(part) for part in parts]
