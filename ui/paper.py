@@ -1,9 +1,9 @@
 """A4 pages for what CareHub prints: the page layout, a QTextDocument sized to it, a PDF.
 
-Shared by the directory's list (ui/directory_print.py), the day's call sheet
-(ui/my_day/sheet.py) and the dashboard's report (ui/dashboard.py). The content is rich text
-(tables, no CSS layout), measured on the device it is printed on so that points are printer
-points.
+Shared by the directory's list (ui/directory/printout.py), the day's call sheet
+(ui/my_day/sheet.py) and the dashboard's report (ui/dashboard/screen.py). The content is
+rich text (tables, no CSS layout), measured on the device it is printed on so that points
+are printer points.
 
 What a reader copies by hand is never broken inside: the documents wrap between words only
 (never inside one, whatever the column's width), a phone number, a date or an INS is kept

@@ -31,9 +31,9 @@ from carehub.phones import format_phone
 from carehub.workload.service import Figures, Rate, WeekCalls, Workload
 from tests.ui.test_directory_screen import FIXTURE, ROOT
 from tests.ui.test_my_day_sheet import _items
-from ui.dashboard import MANAGER_COLUMNS, tables_html
-from ui.dashboard import write_pdf as write_report
-from ui.directory_print import (
+from ui.dashboard.screen import MANAGER_COLUMNS, tables_html
+from ui.dashboard.screen import write_pdf as write_report
+from ui.directory.printout import (
     LARGE_MIN_POINTS,
     LARGE_PHONE_POINTS,
     NORMAL_POINTS,
