@@ -326,3 +326,23 @@ def test_the_dashboard_report_keeps_headers_and_figures_whole(
     laid = text_document(tables_html(found), points=9, device=writer)
     laid.setPageSize(paint_rect(writer, writer.pageLayout()).size())
     assert not overflows(laid)
+
+
+def test_the_print_dialogs_page_range_is_honoured_on_a_printer(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtPrintSupport import QPrinter
+
+    from ui.directory.printout import print_to
+
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)  # as the print dialog makes it
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(tmp_path / "imprimante.pdf"))
+    printer.setPageLayout(a4_layout())
+    printer.setFromTo(2, 3)  # "pages 2 to 3" chosen in the dialog
+    pages = print_to(printer, _long_document(True))
+    del printer
+    assert pages == 5
+    text = pdf_text(tmp_path / "imprimante.pdf")
+    assert page_count(tmp_path / "imprimante.pdf") == 2
+    assert "page 2 sur 5" in text and "page 3 sur 5" in text and "page 1 sur 5" not in text
+    assert whole_on_a_line(text, "+44 20 7946 0958")  # at the printer's resolution, whole
