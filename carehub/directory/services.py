@@ -116,8 +116,13 @@ def _count_line(result: DirectoryResult, radius_km: float) -> str:
     if count == 0:
         return f"Aucun professionnel de santé trouvé {where}."
     farthest = max(p.distance_km for p in result.practitioners)
-    people = "1 professionnel de santé" if count == 1 else f"{count} professionnels de santé"
-    return f"{people} {where} (le plus éloigné à {_km(farthest)})."
+    return f"{_people(count)} {where} (le plus éloigné à {_km(farthest)})."
+
+
+def _people(count: int) -> str:
+    if count == 0:
+        return "Aucun professionnel de santé"
+    return "1 professionnel de santé" if count == 1 else f"{count} professionnels de santé"
 
 
 def printable_list(result: DirectoryResult, *, radius_km: float, today: date,
@@ -133,11 +138,8 @@ def printable_list(result: DirectoryResult, *, radius_km: float, today: date,
                     + (f" — {', '.join(kinds)}" if 0 < len(kinds) <= 3 else ""),
         "count": _count_line(result, radius_km),
         # At the foot of every page: how many, within what distance.
-        "footer_count": f"{len(result.practitioners)} professionnels de santé à moins de "
-                        f"{_radius(radius_km)} de {result.origin.name}"
-                        if len(result.practitioners) != 1 else
-                        f"1 professionnel de santé à moins de {_radius(radius_km)} de "
-                        f"{result.origin.name}",
+        "footer_count": f"{_people(len(result.practitioners))} à moins de "
+                        f"{_radius(radius_km)} de {result.origin.name}",
         "date": f"Liste établie le {today:%d/%m/%Y} d'après l'annuaire santé public.",
         "footer": "Appelez avant de vous déplacer : horaires et prise de nouveaux patients "
                   "peuvent changer.",

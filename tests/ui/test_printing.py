@@ -346,3 +346,17 @@ def test_the_print_dialogs_page_range_is_honoured_on_a_printer(
     assert page_count(tmp_path / "imprimante.pdf") == 2
     assert "page 2 sur 5" in text and "page 3 sur 5" in text and "page 1 sur 5" not in text
     assert whole_on_a_line(text, "+44 20 7946 0958")  # at the printer's resolution, whole
+
+
+@pytest.mark.parametrize("large_print", [False, True], ids=["normal", "large"])
+def test_an_empty_list_says_so(qtbot: QtBot, tmp_path: Path, large_print: bool) -> None:
+    empty = DirectoryResult(Origin("41018", "Blois", 47.58, 1.33), None, [])
+    document = printable_list(empty, radius_km=5, today=date(2026, 11, 23),
+                              large_print=large_print)
+    pdf = tmp_path / "vide.pdf"
+    assert write_pdf(document, pdf) == 1
+    text = pdf_text(pdf)
+    assert whole_on_a_line(text, "5 km")
+    assert "Aucun professionnel de santé à moins de 5 km de Blois" in text  # the foot
+    text = " ".join(text.split())
+    assert "Aucun professionnel de santé trouvé à moins de 5 km de Blois." in text
