@@ -16,14 +16,13 @@ from typing import Any
 
 import psycopg
 from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from carehub.paths import migrations_dir
 from carehub.sync.hub import HubError, connect, parse_hub_url
+from carehub.sync.hub_schema import hub_config as _config
+from carehub.sync.hub_schema import hub_script
 
 MEMBER_ROLE = "carehub_member"
 # Each member role's bounds (migration h0002 sets the same on the roles it finds).
@@ -31,16 +30,6 @@ CONNECTION_LIMIT = 4
 ROLE_SETTINGS = {"statement_timeout": "60s", "lock_timeout": "5s",
                  "idle_in_transaction_session_timeout": "15s"}
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,62}$")
-
-
-def _config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir() / "hub"))
-    return config
-
-
-def hub_script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
 
 
 @dataclass(frozen=True)
