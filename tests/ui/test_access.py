@@ -18,7 +18,9 @@ from carehub.db import Database
 from carehub.users.models import User
 from carehub.users.services import add_user
 from tests.ui import add_patients, grab
-from ui.access.controller import AccessController, LockPage, SignInDialog
+from ui.access.controller import AccessController
+from ui.access.lock import LockPage
+from ui.access.sign_in import SignInDialog
 from ui.main_window import MainWindow
 from ui.worker import DatabaseWorker
 

@@ -22,7 +22,9 @@ from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
 from tests.ui import add_patients
-from ui.cohort.screen import CohortResultModel, CohortScreen, CriterionRowWidget, csv_bytes
+from ui.cohort.criteria import CriterionRowWidget
+from ui.cohort.results import CohortResultModel, csv_bytes
+from ui.cohort.screen import CohortScreen
 from ui.main_window import MainWindow
 from ui.widgets.patient_table import COL_NAME
 

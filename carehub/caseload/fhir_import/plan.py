@@ -15,9 +15,7 @@ from carehub.caseload.fhir_import.bundle import FACT_KINDS_BY_TYPE, Entry, Impor
 from carehub.caseload.fhir_import.datatypes import _lookup, _reference
 from carehub.caseload.fhir_import.facts import FactDraft, _fact_draft, _subject
 from carehub.caseload.fhir_import.patients import PatientDraft, _patient_draft
-from carehub.caseload.models import (
-    Patient,
-)
+from carehub.caseload.models import Patient
 from carehub.directory.models import Commune
 from carehub.identifiers import (
     INS_SYSTEMS,
