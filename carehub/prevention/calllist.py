@@ -257,16 +257,29 @@ def _order_rows(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: d
     return list(session.connection().execute(_statement(ORDER_SQL, only, params), params).all())
 
 
+def _share(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date
+           ) -> list[uuid.UUID]:
+    """The day's share of her contact plan, rebuilt first (carehub.prevention.plan)."""
+    from carehub.prevention.plan import rebuild_plans, share_ids
+
+    rebuild_plans(session, as_of=as_of, managers=[manager], rules=ruleset)
+    return [uuid.UUID(hex=pid) for pid in share_ids(session, manager=manager, day=as_of)]
+
+
 def call_order(session: Session, *, user: str, as_of: date, now: datetime | None = None,
-               rules: RuleSet | None = None) -> CallOrder:
+               rules: RuleSet | None = None, plan: bool = True) -> CallOrder:
     """The order of `call_list` (ids, priorities, earliest due dates) in one SELECT, for
-    lists too long to build every line up front (a supervisor's 50,000 patients)."""
+    lists too long to build every line up front (`plan=False`: the whole backlog of a
+    supervisor's 50,000 patients)."""
     require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None:
         return CallOrder(PatientIds([]), [], [])
-    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset))
+    only = _share(session, ruleset, manager, as_of) if plan else None
+    if only == []:
+        return CallOrder(PatientIds([]), [], [])
+    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset), only)
     if not rows:
         return CallOrder(PatientIds([]), [], [])
     ids, priorities, due_dates = list(zip(*rows, strict=True))[:3]  # columns, at C speed
@@ -275,8 +288,9 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
 
 
 def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,
-              rules: RuleSet | None = None) -> list[CallListItem]:
-    """The acting care manager's calls for `as_of`, in the order to make them.
+              rules: RuleSet | None = None, plan: bool = True) -> list[CallListItem]:
+    """The acting care manager's calls for `as_of`, in the order to make them: her contact
+    plan's share of that day (carehub.prevention.plan; `plan=False`: every due patient).
 
     One line per patient (active patients she follows, not already reached that day), all
     due reasons grouped, most urgent first. Order: call-backs whose hour has come (by hour),
@@ -291,8 +305,11 @@ def call_list(session: Session, *, user: str, as_of: date, now: datetime | None 
     if manager is None:
         return []
     local_now = now_local(now, as_of, ruleset)
-    order = _order_rows(session, ruleset, manager, as_of, local_now)
-    return _items(session, ruleset, manager, as_of, local_now, order, None)
+    only = _share(session, ruleset, manager, as_of) if plan else None
+    if only == []:
+        return []
+    order = _order_rows(session, ruleset, manager, as_of, local_now, only)
+    return _items(session, ruleset, manager, as_of, local_now, order, only)
 
 
 def call_list_items(session: Session, *, user: str, as_of: date,
