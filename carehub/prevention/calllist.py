@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from carehub.caseload.services import PatientIds
 from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
+from carehub.prevention.engine import HISTORY_KINDS
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
     ESCALATION_STEPS,
@@ -126,7 +127,8 @@ SELECT p.id, p.ins, p.birth_name, p.used_name, p.given_names, p.sex, p.birth_dat
        p.deaf_or_hard_of_hearing, p.fragility_level, p.gp_name, p.gp_rpps,
        (SELECT json_group_array(json_array(r.id, r.reason, r.label_fr, r.due_date, r.state,
                                            r.planned_at, r.attempts, r.escalation,
-                                           r.explanation_fr, {_REASON_PRIORITY_SQL}))
+                                           r.explanation_fr, {_REASON_PRIORITY_SQL},
+                                           r.last_done, r.note))
           FROM reminder r WHERE r.patient_id = p.id AND {ON_THE_LIST_SQL}) AS reminders,
        (SELECT json_group_array(json_array(ph.e164, ph.kind, ph.label, ph.sms_consent,
                                            ph.needs_check))
@@ -397,8 +399,8 @@ def _item(ruleset: RuleSet, patient: _Patient, reminders: list[list[Any]],
           phones: tuple[PhoneLine, ...], to_check: tuple[PhoneLine, ...], caregiver: str | None,
           priority: int, available: time | None, as_of: date) -> CallListItem:
     lines = []
-    for rid, reason, label, due, state, planned, attempts, escalation, text_fr, points \
-            in reminders:
+    for rid, reason, label, due, state, planned, attempts, escalation, text_fr, points, \
+            last_done, note in reminders:
         rule = ruleset.rules.get(reason)
         due_date = _iso_date(due)
         lines.append(ReasonLine(
@@ -407,7 +409,9 @@ def _item(ruleset: RuleSet, patient: _Patient, reminders: list[list[Any]],
             overdue_days=max((as_of - due_date).days, 0), explanation_fr=text_fr,
             script_fr=rule.script if rule else (label or ""), state=state,
             planned_at=_iso_utc(planned), attempts=attempts, escalation=escalation,
-            priority=points))
+            priority=points, note=note,
+            history_unknown=last_done is None and rule is not None
+            and rule.kind in HISTORY_KINDS))
     lines.sort(key=lambda r: (-r.priority, r.due_date, r.code))
     how, why = channel(patient, phones)
     planned_at = [r.planned_at for r in lines if r.state == "planned" and r.planned_at]
