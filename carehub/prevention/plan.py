@@ -361,13 +361,18 @@ class _Days:
         return best
 
 
-def _place(dues: Sequence[_Due], kept: dict[str, _Slot], capacity: Capacity, as_of: date
-           ) -> dict[str, _Slot]:
-    """Every due patient's day (and today's contacted ones, kept as done)."""
+def _place(dues: Sequence[_Due], kept: dict[str, _Slot], capacity: Capacity, as_of: date,
+           new_day: bool = False) -> dict[str, _Slot]:
+    """Every due patient's day (and today's contacted ones, kept as done). On the first
+    build of a day (`new_day`), what was left of an earlier day comes first in today's
+    share; the patients planned for today that it leaves no room for go to the first
+    days with room, in their order."""
     days = _Days(capacity, as_of)
     by_pid = {d.pid: d for d in dues}
     final: dict[str, _Slot] = {}
     carried: list[tuple[_Due, date]] = []
+    bumped: list[_Due] = []  # planned today, after the leftovers of an earlier day
+    leftovers = new_day and any(s.day < as_of and s.state == "open" for s in kept.values())
     # 1. What stays where it is.
     for pid, slot in sorted(kept.items(), key=lambda item: (item[1].day, item[1].rank)):
         due = by_pid.get(pid)
@@ -375,6 +380,9 @@ def _place(dues: Sequence[_Due], kept: dict[str, _Slot], capacity: Capacity, as_
         if slot.day == as_of and not (later and slot.state == "open"):
             if due is None or (due.reached is not None and due.reached >= as_of):
                 slot.state = "done"  # contacted or settled today: still today's load
+            elif leftovers and not (slot.urgent or slot.pinned):
+                bumped.append(due)  # placed after the leftovers below
+                continue
             final[pid] = days.put(as_of, slot)
             continue
         if due is None:
@@ -419,7 +427,12 @@ def _place(dues: Sequence[_Due], kept: dict[str, _Slot], capacity: Capacity, as_
             continue
         day = days.first_free(due.release)
         final[due.pid] = _fill(days, due, day, since)
-    rest = sorted((d for d in todo if d.pid not in final and d.pid not in carried_ids),
+    for due in bumped:
+        if due.pid not in final:
+            final[due.pid] = _fill(days, due, days.first_free(due.release), None)
+    bumped_ids = {due.pid for due in bumped}
+    rest = sorted((d for d in todo if d.pid not in final and d.pid not in carried_ids
+                   and d.pid not in bumped_ids),
                   key=lambda d: (-d.priority, d.sort_key, d.pid))
     for due in rest:
         final[due.pid] = _fill(days, due, days.first_free(due.release), None)
@@ -493,7 +506,8 @@ def rebuild_plans(session: Session, *, as_of: date, managers: Sequence[uuid.UUID
         start = {} if previous is not None and previous > as_of else {
             pid: _Slot(s.day, s.state, s.urgent, s.pinned, s.carried_from, s.rank)
             for pid, s in old.items()}
-        final = _place(dues.get(mgr, []), start, capacity, as_of)
+        final = _place(dues.get(mgr, []), start, capacity, as_of,
+                       new_day=previous is not None and previous < as_of)
         placed += len(final)
         for pid in old.keys() - final.keys():
             deletes.append({"u": mgr, "p": pid})
