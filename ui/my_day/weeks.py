@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtGui import QColor, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -271,6 +271,11 @@ class WeeksDialog(QDialog):
     def _show_error(self, exc: BaseException) -> None:
         self._show_message(exc.message_fr if isinstance(exc, CareHubError) else str(exc))
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.activateWindow()
+        self.days.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         control = event.modifiers() == Qt.KeyboardModifier.ControlModifier
         if control and event.key() == Qt.Key.Key_D:
@@ -335,6 +340,12 @@ class CapacityDialog(QDialog):
         self.per_day.setValue(capacity.per_day)
         for number, box in enumerate(self.day_boxes, start=1):
             box.setChecked(number in capacity.days)
+        self.per_day.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.per_day.selectAll()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.activateWindow()
         self.per_day.setFocus(Qt.FocusReason.OtherFocusReason)
         self.per_day.selectAll()
 
