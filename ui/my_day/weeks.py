@@ -109,15 +109,20 @@ class WeeksDialog(QDialog):
         self.summary.setWordWrap(True)
         self.days = _table(["Jour", "Charge", "Urgents", "Reportés", "Faits"])
         self.days.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents)
+            QHeaderView.ResizeMode.ResizeToContents)
         self.days.currentCellChanged.connect(lambda *_args: self._show_day())
         self.patients = _table(["Patient", "Motifs", ""])
-        self.patients.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents)
+        self.patients.setWordWrap(False)
+        header = self.patients.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        self.labels = {code: rule.label for code, rule in load_rules().rules.items()}
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.days)
         splitter.addWidget(self.patients)
-        splitter.setSizes([420, 680])
+        splitter.setSizes([470, 630])
         self.move_to = QDateEdit()
         self.move_to.setDisplayFormat("dd/MM/yyyy")
         self.move_to.setCalendarPopup(True)
@@ -217,7 +222,11 @@ class WeeksDialog(QDialog):
                 flags.append(tr("reporté du %1").replace("%1", format_date(entry.carried_from)))
             self.patients.setItem(index, 0, _item(entry.name, data=str(entry.patient_id),
                                                   muted=entry.state == "done"))
-            self.patients.setItem(index, 1, _item(", ".join(entry.reasons)))
+            labels = [self.labels.get(code, code.removeprefix("campaign."))
+                      for code in entry.reasons]
+            reasons = _item(", ".join(labels))
+            reasons.setToolTip("\n".join(labels))
+            self.patients.setItem(index, 1, reasons)
             self.patients.setItem(index, 2, _item(" · ".join(flags), muted=True))
         if plan_day.patients:
             self.patients.selectRow(0)
