@@ -226,6 +226,7 @@ class MyDayPage(QWidget):
         self.form.dialRequested.connect(lambda: self.dial())
         self.form.appointmentRequested.connect(self.record_appointment)
         self.form.referralRequested.connect(self.refer)
+        self.form.declaredRequested.connect(lambda: self.declare())
         self.form.setEnabled(False)
         right = QWidget()
         right_layout = QVBoxLayout(right)
