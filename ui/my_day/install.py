@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def install_my_day(window: MainWindow) -> MyDayPage:
     """Ma journée as the main window's first page (Ctrl+J), with its timed jobs."""
-    from ui.directory_screen import open_directory
+    from ui.directory.screen import open_directory
 
     page = MyDayPage(window.worker, user=window.user, scheduler=window.scheduler)
     window.my_day = page  # type: ignore[attr-defined]

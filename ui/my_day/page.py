@@ -46,6 +46,7 @@ from carehub.errors import CareHubError
 from carehub.prevention.plan import carried_over
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
+from ui.caseload.patient_panel import MUTED
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.declared import DeclaredDialog
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
@@ -63,7 +64,6 @@ from ui.my_day.texts import (
     tr,
 )
 from ui.my_day.weeks import WeeksDialog
-from ui.patient_panel import MUTED
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
 from ui.worker import DatabaseWorker

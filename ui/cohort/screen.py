@@ -71,9 +71,9 @@ from carehub.cohort.saved import (
 from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
-from ui.caseload_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
+from ui.caseload.patient_panel import PatientPanel, format_ins
+from ui.caseload.table_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
 from ui.formatting import french_csv
-from ui.patient_panel import PatientPanel, format_ins
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:
