@@ -30,7 +30,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, text, update
@@ -170,35 +169,30 @@ _PLAN_SQL = f"""
 WITH s AS (
   SELECT p.rowid AS prow, p.care_manager_id AS mgr, r.patient_id AS pid,
          max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
-         group_concat(r.reason || '|' || r.state || '|' || r.due_date || '|'
-                      || coalesce(r.planned_at, '') || '|' || coalesce(r.postponed_until, '')
-                      || '|' || coalesce(r.escalation, ''), char(10)) AS rows
+         min(CASE WHEN r.state = 'planned' THEN date(r.planned_at, 'localtime') END) AS fixed,
+         min(CASE WHEN r.state = 'postponed' THEN r.postponed_until END) AS postponed,
+         sum(r.state IN ('due', 'unreachable')) AS now,
+         max((r.state = 'unreachable' AND r.escalation IS NOT NULL) OR {{urgent}}) AS urgent,
+         min(CASE WHEN r.state = 'due' THEN {{deadline}} END) AS deadline
     FROM patient p CROSS JOIN reminder r ON r.patient_id = p.id
-   WHERE {{who}} AND +p.status = 'active' AND p.deceased_date IS NULL AND {_PLANNABLE_SQL}
+   WHERE p.care_manager_id IN ({{managers}}) AND +p.status = 'active'
+     AND p.deceased_date IS NULL AND {_PLANNABLE_SQL}
    GROUP BY p.rowid
 )
 SELECT s.mgr, s.pid,
        s.top + coalesce(p.fragility_level, 0) * :w_fragility
          + CASE WHEN {_AGE_SQL} >= 85 THEN :w_age85 WHEN {_AGE_SQL} >= 75 THEN :w_age75
                 ELSE 0 END
-         + CASE WHEN {_RECENT_STAY_SQL} THEN :w_recent ELSE 0 END
+         + CASE WHEN {{recent}} THEN :w_recent ELSE 0 END
          + :w_other * (s.n - 1) AS priority,
-       s.rows, p.sort_key,
-       (SELECT max(a.at) FROM coordination_action a
-         WHERE a.patient_id = s.pid AND a.at >= :reached_from AND a.type IN ('call', 'sms')
-           AND a.outcome = 'reached') AS reached
+       p.sort_key, s.fixed, s.postponed, s.now, s.urgent, s.deadline
   FROM s JOIN patient p ON p.rowid = s.prow
 """
-
-
-@cache
-def _plan_statement(many: bool) -> Any:
-    who = "p.care_manager_id IN :managers" if many else "p.care_manager_id = :manager"
-    statement = text(_PLAN_SQL.format(who=who)).bindparams(
-        bindparam("stay_codes", expanding=True))
-    if many:
-        statement = statement.bindparams(bindparam("managers", expanding=True))
-    return statement
+# Her latest reached call or SMS, for the patients whose assignment it may settle.
+_REACHED_SQL = """
+SELECT a.patient_id, max(a.at) FROM coordination_action a
+ WHERE a.at >= :reached_from AND a.type IN ('call', 'sms') AND a.outcome = 'reached'
+ GROUP BY a.patient_id"""
 
 
 @dataclass
@@ -208,8 +202,7 @@ class _Due:
     pid: str  # hex
     priority: int
     sort_key: str
-    reasons: list[str]
-    release: date  # the first day she may be called about them
+    release: date  # the first day she may be called about her reasons
     fixed: date | None = None  # a planned call (call-back, next attempt) on that day
     urgent: bool = False  # placed on the first day whatever the load
     deadline: date | None = None
@@ -220,25 +213,42 @@ def _utc_day(value: str) -> date:
     return local(datetime.fromisoformat(value).replace(tzinfo=UTC)).date()
 
 
-class _Deadlines:
-    """The last day a reason may be called about, from the rules (None: no deadline)."""
+def _named(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:
+    """Named placeholders for a list of values, added to `params` (for an IN list)."""
+    names = []
+    for index, value in enumerate(values):
+        params[f"{prefix}{index}"] = value
+        names.append(f":{prefix}{index}")
+    return ", ".join(names) or "NULL"
 
-    def __init__(self, ruleset: RuleSet, as_of: date) -> None:
-        self.within: dict[str, int] = {}
-        self.season_end: dict[str, date] = {}
-        for code, rule in ruleset.rules.items():
-            if rule.kind in ("discharge", "new_arrival"):
-                self.within[code] = rule.call_within_days
-            elif rule.kind == "seasonal":
-                found = _campaign_on(rule.campaigns, as_of)
-                if found is not None:
-                    self.season_end[code] = found[2]
 
-    def of(self, code: str, due: date) -> date | None:
-        days = self.within.get(code)
-        if days is not None:
-            return due + timedelta(days=days)
-        return self.season_end.get(code)
+def _deadline_sql(ruleset: RuleSet, as_of: date, params: dict[str, Any]
+                  ) -> tuple[str, str]:
+    """The SQL of a due reason's deadline still to come (a welcome call's week, a
+    discharge's window, a campaign's last day) and of an urgent reason (a discharge
+    within its window), from the rules."""
+    deadline, urgent = [], []
+    for index, (code, rule) in enumerate(ruleset.rules.items()):
+        if rule.kind in ("discharge", "new_arrival"):
+            params[f"dc{index}"], params[f"dd{index}"] = code, f"+{rule.call_within_days} days"
+            limit = f"date(r.due_date, :dd{index})"
+            deadline.append(f"WHEN r.reason = :dc{index} AND {limit} >= :as_of THEN {limit}")
+            if code in URGENT_REASONS:
+                urgent.append(f"(r.reason = :dc{index} AND r.state = 'due' "
+                              f"AND {limit} >= :as_of)")
+        elif rule.kind == "seasonal":
+            found = _campaign_on(rule.campaigns, as_of)
+            if found is not None and found[2] >= as_of:
+                params[f"dc{index}"], params[f"de{index}"] = code, found[2].isoformat()
+                deadline.append(f"WHEN r.reason = :dc{index} THEN :de{index}")
+    return ("CASE " + " ".join(deadline) + " END" if deadline else "NULL",
+            " OR ".join(urgent) or "0")
+
+
+def _cursor(session: Session) -> Any:
+    """The DB-API cursor of the session's connection (its transaction): tuples, not Rows,
+    for the tens of thousands of rows of a team's plans."""
+    return session.connection().connection.cursor()
 
 
 def _gather(session: Session, ruleset: RuleSet, managers: Sequence[uuid.UUID], as_of: date
@@ -251,39 +261,51 @@ def _gather(session: Session, ruleset: RuleSet, managers: Sequence[uuid.UUID], a
                   horizon_utc=stored(from_local(horizon, datetime.min.time())),
                   reached_from=stored(from_local(as_of - timedelta(days=62),
                                                  datetime.min.time())))
-    many = len(managers) > 1
-    if many:
-        params["managers"] = [m.hex for m in managers]
-    deadlines = _Deadlines(ruleset, as_of)
+    stays = _named("stay", params.pop("stay_codes"), params)
+    chosen = _named("mgr", [m.hex for m in managers], params)
+    deadline, urgent = _deadline_sql(ruleset, as_of, params)
+    sql = _PLAN_SQL.format(managers=chosen, deadline=deadline, urgent=urgent,
+                           recent=_RECENT_STAY_SQL.replace(":stay_codes", f"({stays})"))
+    cursor = _cursor(session)
+    reached = {pid: _utc_day(at) for pid, at in
+               cursor.execute(_REACHED_SQL, {"reached_from": params["reached_from"]})}
     found: dict[str, list[_Due]] = defaultdict(list)
-    for mgr, pid, priority, rows, sort_key, reached in session.connection().execute(
-            _plan_statement(many), params).all():
-        due = _Due(pid=pid, priority=int(priority), sort_key=sort_key or "", reasons=[],
-                   release=as_of, reached=_utc_day(reached) if reached else None)
-        release: date | None = None
-        for line in rows.split("\n"):
-            reason, state, due_on, planned, until, escalation = line.split("|")
-            due.reasons.append(reason)
-            if state == "planned" and planned:
-                day = max(_utc_day(planned), as_of)
-                due.fixed = day if due.fixed is None else min(due.fixed, day)
-                start = day
-            elif state == "postponed" and until:
-                start = max(date.fromisoformat(until[:10]), as_of)
-            else:
-                start = as_of
-                limit = deadlines.of(reason, date.fromisoformat(due_on[:10]))
-                if limit is not None and limit < as_of:
-                    limit = None  # its window has passed: by priority among the rest
-                if escalation or (reason in URGENT_REASONS and limit is not None):
-                    due.urgent = True
-                if limit is not None:
-                    due.deadline = limit if due.deadline is None else min(due.deadline, limit)
-            release = start if release is None else min(release, start)
-        due.release = release or as_of
+    today = as_of.isoformat()
+    day_of: dict[str, date] = {today: as_of}
+    for mgr, pid, priority, sort_key, fixed, postponed, now, is_urgent, limit in \
+            cursor.execute(sql, params).fetchall():
+        if fixed is not None:
+            fixed = day_of.get(fixed) or day_of.setdefault(
+                fixed, max(date.fromisoformat(fixed), as_of))
+        if now:
+            release = as_of
+        else:
+            starts = [d for d in (fixed, postponed and max(date.fromisoformat(postponed),
+                                                           as_of)) if d]
+            release = min(starts) if starts else as_of
+        due = _Due(pid, priority, sort_key or "", release, fixed, bool(is_urgent),
+                   date.fromisoformat(limit) if limit else None, reached.get(pid))
         if due.urgent:
             due.fixed = as_of
         found[mgr].append(due)
+    return found
+
+
+def _reasons(session: Session, pids: Sequence[str], as_of: date) -> dict[str, list[str]]:
+    """The reasons the plan places each of these patients for (for display)."""
+    horizon = as_of + timedelta(days=POSTPONED_HORIZON_DAYS)
+    found: dict[str, list[str]] = {}
+    cursor = _cursor(session)
+    for start in range(0, len(pids), 500):
+        params: dict[str, Any] = {
+            "as_of": as_of.isoformat(), "horizon": horizon.isoformat(),
+            "horizon_utc": stored(from_local(horizon, datetime.min.time()))}
+        chosen = _named("p", pids[start:start + 500], params)
+        for pid, reason in cursor.execute(
+                f"SELECT r.patient_id, r.reason FROM reminder r WHERE r.patient_id IN "
+                f"({chosen}) AND {_PLANNABLE_SQL} ORDER BY r.points DESC, r.due_date",
+                params):
+            found.setdefault(pid, []).append(reason)
     return found
 
 
@@ -464,12 +486,13 @@ _CAPACITY = PlanCapacity.__table__  # type: ignore[attr-defined]
 def _kept(session: Session, managers: Sequence[uuid.UUID]
           ) -> dict[str, dict[str, _Slot]]:
     found: dict[str, dict[str, _Slot]] = defaultdict(dict)
+    cursor = _cursor(session)
     for start in range(0, len(managers), 500):
-        chunk = [m.hex for m in managers[start:start + 500]]
-        rows = session.connection().execute(text(
+        params: dict[str, Any] = {}
+        chosen = _named("u", [m.hex for m in managers[start:start + 500]], params)
+        rows = cursor.execute(
             "SELECT user_id, patient_id, day, state, urgent, pinned, carried_from, rank "
-            "FROM plan_assignment WHERE user_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)), {"ids": chunk}).all()
+            f"FROM plan_assignment WHERE user_id IN ({chosen})", params).fetchall()
         for mgr, pid, day, state, urgent, pinned, carried, rank in rows:
             found[mgr][pid] = _Slot(date.fromisoformat(day), state, bool(urgent), bool(pinned),
                                     date.fromisoformat(carried) if carried else None, rank)
@@ -522,12 +545,12 @@ def rebuild_plans(session: Session, *, as_of: date, managers: Sequence[uuid.UUID
                                 "pinned": slot.pinned,
                                 "carried": slot.carried_from.isoformat()
                                 if slot.carried_from else None, "rank": slot.rank})
-    connection = session.connection()
+    cursor = _cursor(session)
     if deletes:
-        connection.execute(text("DELETE FROM plan_assignment WHERE user_id = :u AND "
-                                "patient_id = :p"), deletes)
+        cursor.executemany("DELETE FROM plan_assignment WHERE user_id = :u AND "
+                           "patient_id = :p", deletes)
     if upserts:
-        connection.execute(text(
+        cursor.executemany((
             "INSERT INTO plan_assignment (user_id, patient_id, day, state, urgent, pinned, "
             "carried_from, rank) VALUES (:u, :p, :day, :state, :urgent, :pinned, :carried, "
             ":rank) ON CONFLICT (user_id, patient_id) DO UPDATE SET day = excluded.day, "
@@ -652,15 +675,15 @@ def contact_plan(session: Session, *, user: str, as_of: date, days: int = 10,
     if manager is None:
         return ContactPlan(user, as_of, capacity,
                            tuple(PlanDay(d, plan_days.cap(d)) for d in shown))
-    dues = {d.pid: d for d in _gather(session, ruleset, [manager], as_of).get(manager.hex, [])}
     rows = [_Row(pid, date.fromisoformat(day), state, bool(urgent), bool(pinned),
                  date.fromisoformat(carried) if carried else None, rank)
             for pid, day, state, urgent, pinned, carried, rank in session.connection().execute(
                 text("SELECT patient_id, day, state, urgent, pinned, carried_from, rank FROM "
                      "plan_assignment WHERE user_id = :u AND day >= :d"),
                 {"u": manager.hex, "d": as_of.isoformat()})]
-    last = shown[-1]
-    inside = [r for r in rows if r.day <= last]
+    dues = {d.pid: d for d in _gather(session, ruleset, [manager], as_of).get(manager.hex, [])}
+    inside = [r for r in rows if r.day <= shown[-1]]
+    reasons = _reasons(session, [r.pid for r in inside], as_of)
     names = _names(session, [r.pid for r in inside])
     per_day: dict[date, list[PlanEntry]] = defaultdict(list)
     for row in sorted(inside, key=lambda r: (r.day, r.rank)):
@@ -668,7 +691,7 @@ def contact_plan(session: Session, *, user: str, as_of: date, days: int = 10,
         ins, name = names.get(row.pid, (None, ""))
         per_day[row.day].append(PlanEntry(
             uuid.UUID(hex=row.pid), ins, name,
-            tuple(dict.fromkeys(due.reasons)) if due else (), due.priority if due else 0,
+            tuple(dict.fromkeys(reasons.get(row.pid, ()))), due.priority if due else 0,
             row.state, row.urgent, row.pinned, row.carried))
     return ContactPlan(user, as_of, capacity,
                        tuple(PlanDay(d, plan_days.cap(d), tuple(per_day.get(d, ())))
