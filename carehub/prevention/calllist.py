@@ -12,34 +12,32 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from carehub.caseload.services import PatientIds
 from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
 from carehub.prevention.engine import HISTORY_KINDS
+from carehub.prevention.priority import (
+    _AGE_SQL,
+    _REASON_PRIORITY_SQL,
+    _RECENT_STAY_SQL,
+    _params,
+    user_id,
+)
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
     ESCALATION_STEPS,
     CallListItem,
     ReasonLine,
-    day_bounds,
     local,
 )
 from carehub.users.access import require_caseload_access
-from carehub.users.models import User
-
-
-def user_id(session: Session, user: str) -> uuid.UUID | None:
-    found = session.execute(sa_select(col(User.id)).where(col(User.name) == user)).first()
-    return found[0] if found else None
-
 
 # Reminders to act on at :as_of (r = reminder): due; planned for that day or before;
 # postponed until then; unreachable with an escalation step to take.
@@ -57,21 +55,6 @@ _NOT_REACHED_SQL = """NOT EXISTS (
     SELECT 1 FROM coordination_action a
      WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
        AND a.type IN ('call', 'sms') AND a.outcome = 'reached')"""
-# The patients back from a stay: one pass over ix_coding_cohort (the codings carry their
-# fact's kind and dates), a set probed per patient, never a fact row read.
-_RECENT_STAY_SQL = """p.id IN (
-    SELECT c.patient_id FROM fact_coding c
-     WHERE c.system = :stay_system AND c.code IN :stay_codes AND c.kind = 'encounter'
-       AND c.end_date >= :recent_from AND c.end_date <= :as_of)"""
-# A reminder's own priority: the rule's points, a point per day overdue (capped), and the
-# bonuses of an escalation and of a promised call-back whose hour has come.
-_REASON_PRIORITY_SQL = """(r.points
-    + min(max(CAST(julianday(:as_of) - julianday(r.due_date) AS INTEGER), 0), :cap) * :per_day
-    + CASE WHEN r.escalation IS NOT NULL THEN :w_escalation ELSE 0 END
-    + CASE WHEN r.state = 'planned' AND r.reason = 'followup.callback'
-                AND r.planned_at <= :now_utc THEN :w_planned ELSE 0 END)"""
-_AGE_SQL = """(CAST(substr(:as_of, 1, 4) AS INTEGER) - CAST(substr(p.birth_date, 1, 4) AS INTEGER)
-    - (substr(:as_of, 6, 5) < substr(p.birth_date, 6, 5)))"""
 # Phoned, unless deaf, or preferring SMS (with a mobile that may receive them), e-mail (with
 # an address), a letter or a visit, or with no number left to call: what `channel` says.
 _PHONED_SQL = """(NOT p.deaf_or_hard_of_hearing
@@ -194,11 +177,6 @@ def _iso_utc(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
 
 
-def stored(moment: datetime) -> str:
-    """A UTC moment as SQLite holds it, for comparisons in hand-written SQL."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
     """`now` as local wall-clock time; by default now if `as_of` is today, else the rules'
     default call time that day."""
@@ -208,32 +186,6 @@ def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
     if current.date() == as_of:
         return current
     return datetime.combine(as_of, ruleset.settings.default_call_time)
-
-
-def _stay_codes(ruleset: RuleSet) -> tuple[str, list[str]]:
-    rule = next((r for r in ruleset.rules.values() if r.kind == "discharge"), None)
-    if rule is None or rule.concept is None:
-        return "", [""]
-    system, codes = next(iter(rule.concept.codes.items()))
-    return system, [c for c in codes if not c.endswith("*")] or [""]
-
-
-def _params(ruleset: RuleSet, manager: uuid.UUID, as_of: date, local_now: datetime
-            ) -> dict[str, Any]:
-    day_start, day_end = day_bounds(as_of)
-    system, codes = _stay_codes(ruleset)
-    weights = ruleset.priority
-    return {
-        "manager": manager.hex, "as_of": as_of.isoformat(), "day_start": stored(day_start),
-        "day_end": stored(day_end), "stay_system": system, "stay_codes": codes,
-        "recent_from": (as_of - timedelta(days=ruleset.settings.recent_stay_days)).isoformat(),
-        "now_utc": stored(local_now.astimezone()), "now_time": local_now.strftime("%H:%M:%S"),
-        "cap": weights.overdue_days_cap, "per_day": weights.per_overdue_day,
-        "w_escalation": weights.escalation, "w_planned": weights.planned_callback,
-        "w_fragility": weights.per_fragility_level, "w_age85": weights.age_85,
-        "w_age75": weights.age_75, "w_recent": weights.recent_stay,
-        "w_other": weights.per_other_reason,
-    }
 
 
 @cache

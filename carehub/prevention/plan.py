@@ -40,20 +40,20 @@ from carehub.caseload.summary import display_name
 from carehub.changes import log_changes
 from carehub.coordination.audit import Change
 from carehub.errors import InputError
-from carehub.prevention.calllist import (
-    _AGE_SQL,
-    _REASON_PRIORITY_SQL,
-    _RECENT_STAY_SQL,
-    _params,
-    stored,
-    user_id,
-)
 from carehub.prevention.engine import _campaign_on
 from carehub.prevention.models import (
     DEFAULT_CALLS_PER_DAY,
     DEFAULT_WORKING_DAYS,
     PlanAssignment,
     PlanCapacity,
+)
+from carehub.prevention.priority import (
+    _AGE_SQL,
+    _REASON_PRIORITY_SQL,
+    _RECENT_STAY_SQL,
+    _params,
+    stored,
+    user_id,
 )
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import from_local, local

@@ -37,8 +37,8 @@ from carehub.prevention.declared import (
     declarable_acts,
     record_declared_act,
 )
-from ui.caseload.patient_panel import MUTED
 from ui.my_day.texts import tr
+from ui.widgets.patient_panel import MUTED
 from ui.worker import DatabaseWorker
 
 PRECISIONS_FR = (("month", "mois et année"), ("day", "jour précis"), ("year", "année seulement"))

@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut, QShowEvent
@@ -46,7 +45,6 @@ from carehub.errors import CareHubError
 from carehub.prevention.plan import carried_over
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
-from ui.caseload.patient_panel import MUTED
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.declared import DeclaredDialog
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
@@ -66,10 +64,8 @@ from ui.my_day.texts import (
 from ui.my_day.weeks import WeeksDialog
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
+from ui.widgets.patient_panel import MUTED
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

@@ -44,9 +44,9 @@ from carehub.prevention.plan import (
     set_capacity,
 )
 from carehub.prevention.rules import load_rules
-from ui.caseload.patient_panel import MUTED
 from ui.formatting import format_date
 from ui.my_day.texts import tr
+from ui.widgets.patient_panel import MUTED
 from ui.worker import DatabaseWorker
 
 DAYS_SHOWN = 20  # four working weeks
