@@ -27,6 +27,7 @@ from carehub.directory.communes import ensure_communes
 from carehub.errors import CareHubError
 from carehub.keystore import key_store
 from carehub.prevention.cli import calllist, reminders_app
+from carehub.prevention.plan_cli import plan_app
 from carehub.sync.cli import register as register_sync
 from carehub.sync.export_cli import export_app
 from carehub.users.access import require_user
@@ -48,6 +49,7 @@ app.add_typer(export_app, name="export")
 app.command("query")(cohort_query)
 app.command("calllist")(calllist)
 app.add_typer(reminders_app, name="reminders")
+app.add_typer(plan_app, name="plan")
 register_sync(app)
 app.command("workload")(workload_command)
 register_users(app)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from carehub.caseload.models import Patient
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.coordination.services import record_action
 from carehub.db import Database
@@ -29,7 +30,12 @@ def _patient(session: Session, manager: str, name: str, sex: str, born: date,
              fragility: int | None, status: str = "active") -> uuid.UUID:
     data = PatientInput(birth_name=name, given_names="Test", sex=sex, birth_date=born,
                         fragility_level=fragility, status=status)
-    return create_patient(session, data=data, actor=manager, care_manager=manager)
+    pid = create_patient(session, data=data, actor=manager, care_manager=manager)
+    patient = session.get(Patient, pid)
+    assert patient is not None
+    patient.registered_on = date(2015, 1, 1)  # followed since then (reasons due since)
+    session.flush()
+    return pid
 
 
 def build_team(database: Database) -> dict[str, uuid.UUID]:

@@ -85,7 +85,8 @@ def open_for_gui(args: argparse.Namespace, user: str) -> Database | None:
 
 
 def _arrange_screenshot(window: object, target: Path) -> None:
-    """Grab the window once the caseload and the first patient are shown, then quit."""
+    """Grab the window once its opening page is ready (Ma journée: the day computed and its
+    first card shown; else the caseload and its first patient), then quit."""
     from ui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
@@ -112,9 +113,22 @@ def _arrange_screenshot(window: object, target: Path) -> None:
             state["shown"] = True
             app.exit(1)
 
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timed_out)
+    page = getattr(window, "my_day", None)
+    if page is not None and window.pages.currentWidget() is page:
+        # The app opens on Ma journée: wait for her day (the start of day computed, its
+        # list shown, the first line's card filled), not for the caseload behind it.
+        def day_ready(count: int) -> None:
+            if count == 0:
+                QTimer.singleShot(0, grab)
+                return
+            page.cardShown.connect(lambda _id: QTimer.singleShot(0, grab))
+            QTimer.singleShot(2_000, grab)  # the same patient's card stays: no new card
+
+        page.dayReady.connect(day_ready)
+        return
     window.model.resultShown.connect(after_result)
     window.patientShown.connect(lambda _id: QTimer.singleShot(0, grab))
-    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timed_out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,12 +56,13 @@ class AppContext(QObject):
     """The narrow face of the app a screen depends on.
 
     Signals tell the screens what happened elsewhere: `patientShown` (the caseload's panel
-    shows this patient id), `refreshRequested` (F5), `actionsChanged` (a sync or an export
-    changed the coordination actions) and `statusUpdated` (the status bar's figures are
-    fresh).
+    shows this patient id), `patientCreated` (a new patient was saved), `refreshRequested`
+    (F5), `actionsChanged` (a sync or an export changed the coordination actions) and
+    `statusUpdated` (the status bar's figures are fresh).
     """
 
     patientShown = Signal(object)
+    patientCreated = Signal(object)  # a new patient's id, once saved (her intake)
     refreshRequested = Signal()
     actionsChanged = Signal()
     statusUpdated = Signal()

@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
 
     patientShown = Signal(object)  # the panel shows this patient id
     patientSaved = Signal(object)  # a new/edited patient was saved (its id)
+    patientCreated = Signal(object)  # a new patient's id, once saved (her intake)
     dialogOpened = Signal(object)  # the new/edit dialog is open (the dialog)
     statusUpdated = Signal()  # the status bar's figures were refreshed
 
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(worker=self.worker, scheduler=self.scheduler, user=user,
                               window=self, shell=self)
         self.patientShown.connect(self.ctx.patientShown)
+        self.patientCreated.connect(self.ctx.patientCreated)
         self.ctx.statusUpdated.connect(self.statusUpdated)
         self.model = CaseloadModel(self.worker, self)
         self.current_dialog: PatientDialog | None = None
@@ -455,8 +457,12 @@ class MainWindow(QMainWindow):
                     "L'enregistrement a échoué ; rien n'a été modifié. Détail : %1")
                     .replace("%1", str(exc)))
 
-        self.worker.submit(job, write=True, on_success=lambda pid: self._saved(dialog, pid),
-                           on_error=failed)
+        def saved(pid: uuid.UUID) -> None:
+            self._saved(dialog, pid)
+            if patient_id is None:
+                self.patientCreated.emit(pid)
+
+        self.worker.submit(job, write=True, on_success=saved, on_error=failed)
 
     def _saved(self, dialog: PatientDialog, patient_id: uuid.UUID) -> None:
         dialog.accept()

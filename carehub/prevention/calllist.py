@@ -12,33 +12,32 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from carehub.caseload.services import PatientIds
 from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
+from carehub.prevention.engine import HISTORY_KINDS
+from carehub.prevention.priority import (
+    _AGE_SQL,
+    _REASON_PRIORITY_SQL,
+    _RECENT_STAY_SQL,
+    _params,
+    user_id,
+)
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
     ESCALATION_STEPS,
     CallListItem,
     ReasonLine,
-    day_bounds,
     local,
 )
 from carehub.users.access import require_caseload_access
-from carehub.users.models import User
-
-
-def user_id(session: Session, user: str) -> uuid.UUID | None:
-    found = session.execute(sa_select(col(User.id)).where(col(User.name) == user)).first()
-    return found[0] if found else None
-
 
 # Reminders to act on at :as_of (r = reminder): due; planned for that day or before;
 # postponed until then; unreachable with an escalation step to take.
@@ -56,21 +55,6 @@ _NOT_REACHED_SQL = """NOT EXISTS (
     SELECT 1 FROM coordination_action a
      WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
        AND a.type IN ('call', 'sms') AND a.outcome = 'reached')"""
-# The patients back from a stay: one pass over ix_coding_cohort (the codings carry their
-# fact's kind and dates), a set probed per patient, never a fact row read.
-_RECENT_STAY_SQL = """p.id IN (
-    SELECT c.patient_id FROM fact_coding c
-     WHERE c.system = :stay_system AND c.code IN :stay_codes AND c.kind = 'encounter'
-       AND c.end_date >= :recent_from AND c.end_date <= :as_of)"""
-# A reminder's own priority: the rule's points, a point per day overdue (capped), and the
-# bonuses of an escalation and of a promised call-back whose hour has come.
-_REASON_PRIORITY_SQL = """(r.points
-    + min(max(CAST(julianday(:as_of) - julianday(r.due_date) AS INTEGER), 0), :cap) * :per_day
-    + CASE WHEN r.escalation IS NOT NULL THEN :w_escalation ELSE 0 END
-    + CASE WHEN r.state = 'planned' AND r.reason = 'followup.callback'
-                AND r.planned_at <= :now_utc THEN :w_planned ELSE 0 END)"""
-_AGE_SQL = """(CAST(substr(:as_of, 1, 4) AS INTEGER) - CAST(substr(p.birth_date, 1, 4) AS INTEGER)
-    - (substr(:as_of, 6, 5) < substr(p.birth_date, 6, 5)))"""
 # Phoned, unless deaf, or preferring SMS (with a mobile that may receive them), e-mail (with
 # an address), a letter or a visit, or with no number left to call: what `channel` says.
 _PHONED_SQL = """(NOT p.deaf_or_hard_of_hearing
@@ -126,7 +110,8 @@ SELECT p.id, p.ins, p.birth_name, p.used_name, p.given_names, p.sex, p.birth_dat
        p.deaf_or_hard_of_hearing, p.fragility_level, p.gp_name, p.gp_rpps,
        (SELECT json_group_array(json_array(r.id, r.reason, r.label_fr, r.due_date, r.state,
                                            r.planned_at, r.attempts, r.escalation,
-                                           r.explanation_fr, {_REASON_PRIORITY_SQL}))
+                                           r.explanation_fr, {_REASON_PRIORITY_SQL},
+                                           r.last_done, r.note))
           FROM reminder r WHERE r.patient_id = p.id AND {ON_THE_LIST_SQL}) AS reminders,
        (SELECT json_group_array(json_array(ph.e164, ph.kind, ph.label, ph.sms_consent,
                                            ph.needs_check))
@@ -192,11 +177,6 @@ def _iso_utc(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
 
 
-def stored(moment: datetime) -> str:
-    """A UTC moment as SQLite holds it, for comparisons in hand-written SQL."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
     """`now` as local wall-clock time; by default now if `as_of` is today, else the rules'
     default call time that day."""
@@ -206,32 +186,6 @@ def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
     if current.date() == as_of:
         return current
     return datetime.combine(as_of, ruleset.settings.default_call_time)
-
-
-def _stay_codes(ruleset: RuleSet) -> tuple[str, list[str]]:
-    rule = next((r for r in ruleset.rules.values() if r.kind == "discharge"), None)
-    if rule is None or rule.concept is None:
-        return "", [""]
-    system, codes = next(iter(rule.concept.codes.items()))
-    return system, [c for c in codes if not c.endswith("*")] or [""]
-
-
-def _params(ruleset: RuleSet, manager: uuid.UUID, as_of: date, local_now: datetime
-            ) -> dict[str, Any]:
-    day_start, day_end = day_bounds(as_of)
-    system, codes = _stay_codes(ruleset)
-    weights = ruleset.priority
-    return {
-        "manager": manager.hex, "as_of": as_of.isoformat(), "day_start": stored(day_start),
-        "day_end": stored(day_end), "stay_system": system, "stay_codes": codes,
-        "recent_from": (as_of - timedelta(days=ruleset.settings.recent_stay_days)).isoformat(),
-        "now_utc": stored(local_now.astimezone()), "now_time": local_now.strftime("%H:%M:%S"),
-        "cap": weights.overdue_days_cap, "per_day": weights.per_overdue_day,
-        "w_escalation": weights.escalation, "w_planned": weights.planned_callback,
-        "w_fragility": weights.per_fragility_level, "w_age85": weights.age_85,
-        "w_age75": weights.age_75, "w_recent": weights.recent_stay,
-        "w_other": weights.per_other_reason,
-    }
 
 
 @cache
@@ -257,16 +211,29 @@ def _order_rows(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: d
     return list(session.connection().execute(_statement(ORDER_SQL, only, params), params).all())
 
 
+def _share(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date
+           ) -> list[uuid.UUID]:
+    """The day's share of her contact plan, rebuilt first (carehub.prevention.plan)."""
+    from carehub.prevention.plan import rebuild_plans, share_ids
+
+    rebuild_plans(session, as_of=as_of, managers=[manager], rules=ruleset)
+    return [uuid.UUID(hex=pid) for pid in share_ids(session, manager=manager, day=as_of)]
+
+
 def call_order(session: Session, *, user: str, as_of: date, now: datetime | None = None,
-               rules: RuleSet | None = None) -> CallOrder:
+               rules: RuleSet | None = None, plan: bool = True) -> CallOrder:
     """The order of `call_list` (ids, priorities, earliest due dates) in one SELECT, for
-    lists too long to build every line up front (a supervisor's 50,000 patients)."""
+    lists too long to build every line up front (`plan=False`: the whole backlog of a
+    supervisor's 50,000 patients)."""
     require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
     if manager is None:
         return CallOrder(PatientIds([]), [], [])
-    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset))
+    only = _share(session, ruleset, manager, as_of) if plan else None
+    if only == []:
+        return CallOrder(PatientIds([]), [], [])
+    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset), only)
     if not rows:
         return CallOrder(PatientIds([]), [], [])
     ids, priorities, due_dates = list(zip(*rows, strict=True))[:3]  # columns, at C speed
@@ -275,8 +242,9 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
 
 
 def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,
-              rules: RuleSet | None = None) -> list[CallListItem]:
-    """The acting care manager's calls for `as_of`, in the order to make them.
+              rules: RuleSet | None = None, plan: bool = True) -> list[CallListItem]:
+    """The acting care manager's calls for `as_of`, in the order to make them: her contact
+    plan's share of that day (carehub.prevention.plan; `plan=False`: every due patient).
 
     One line per patient (active patients she follows, not already reached that day), all
     due reasons grouped, most urgent first. Order: call-backs whose hour has come (by hour),
@@ -291,8 +259,11 @@ def call_list(session: Session, *, user: str, as_of: date, now: datetime | None 
     if manager is None:
         return []
     local_now = now_local(now, as_of, ruleset)
-    order = _order_rows(session, ruleset, manager, as_of, local_now)
-    return _items(session, ruleset, manager, as_of, local_now, order, None)
+    only = _share(session, ruleset, manager, as_of) if plan else None
+    if only == []:
+        return []
+    order = _order_rows(session, ruleset, manager, as_of, local_now, only)
+    return _items(session, ruleset, manager, as_of, local_now, order, only)
 
 
 def call_list_items(session: Session, *, user: str, as_of: date,
@@ -380,8 +351,8 @@ def _item(ruleset: RuleSet, patient: _Patient, reminders: list[list[Any]],
           phones: tuple[PhoneLine, ...], to_check: tuple[PhoneLine, ...], caregiver: str | None,
           priority: int, available: time | None, as_of: date) -> CallListItem:
     lines = []
-    for rid, reason, label, due, state, planned, attempts, escalation, text_fr, points \
-            in reminders:
+    for rid, reason, label, due, state, planned, attempts, escalation, text_fr, points, \
+            last_done, note in reminders:
         rule = ruleset.rules.get(reason)
         due_date = _iso_date(due)
         lines.append(ReasonLine(
@@ -390,7 +361,9 @@ def _item(ruleset: RuleSet, patient: _Patient, reminders: list[list[Any]],
             overdue_days=max((as_of - due_date).days, 0), explanation_fr=text_fr,
             script_fr=rule.script if rule else (label or ""), state=state,
             planned_at=_iso_utc(planned), attempts=attempts, escalation=escalation,
-            priority=points))
+            priority=points, note=note,
+            history_unknown=last_done is None and rule is not None
+            and rule.kind in HISTORY_KINDS))
     lines.sort(key=lambda r: (-r.priority, r.due_date, r.code))
     how, why = channel(patient, phones)
     planned_at = [r.planned_at for r in lines if r.state == "planned" and r.planned_at]

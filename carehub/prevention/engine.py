@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -124,10 +124,24 @@ class Evidence:
         return max(days, default=None)
 
 
+# Rules whose acts may have been done before CareHub followed the patient (elsewhere).
+HISTORY_KINDS = ("interval", "seasonal", "fixed_ages", "doses", "age_bands", "frailty")
+
+
 def decide(rule: Rule, ev: Evidence, as_of: date) -> DueReason | None:
-    """The rule's verdict for this evidence at `as_of` (None: nothing due)."""
+    """The rule's verdict for this evidence at `as_of` (None: nothing due).
+
+    A reason that follows from the patient's history is due no earlier than the day she
+    entered CareHub's follow-up (her registration, else her record's creation): before
+    it, CareHub knew nothing of her, and "due for 24 years" would only say so.
+    """
     verdict = _DECISIONS.get(rule.kind)
-    return verdict(rule, ev, as_of) if verdict else None
+    reason = verdict(rule, ev, as_of) if verdict else None
+    if reason is not None and rule.kind in HISTORY_KINDS:
+        since = min(ev.patient.registered_on or ev.patient.created_on, as_of)
+        if reason.due_date < since:
+            reason = replace(reason, due_date=since, overdue_days=(as_of - since).days)
+    return reason
 
 
 def _reason(rule: Rule, due: date, as_of: date, explanation: str, *, last: date | None,

@@ -65,3 +65,41 @@ class Reminder(SQLModel, table=True):
     closed_on: date | None = None  # the act's date (done) or the day it was settled
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+DEFAULT_CALLS_PER_DAY = 30
+DEFAULT_WORKING_DAYS = "mon,tue,wed,thu,fri"
+
+
+class PlanCapacity(SQLModel, table=True):
+    """A care manager's capacity for the contact plan: calls per working day and her
+    working days ("mon,tue,..."); `built_on` is the day her plan was last rebuilt for."""
+
+    __tablename__ = "plan_capacity"
+
+    user_id: uuid.UUID = Field(foreign_key="app_user.id", primary_key=True)
+    per_day: int = DEFAULT_CALLS_PER_DAY
+    days: str = Field(default=DEFAULT_WORKING_DAYS, max_length=40)
+    built_on: date | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PlanAssignment(SQLModel, table=True):
+    """The day a patient is planned on in her care manager's contact plan (one per patient
+    and plan). Kept from one rebuild to the next so that placements do not reshuffle:
+    `state` open (to call) or done (contacted or settled that day, still counted in that
+    day's load); `urgent` placed on its day whatever the capacity (a call-back, an
+    escalation, a discharge, a deadline); `pinned` moved there by hand; `carried_from` the
+    day it was first planned on when it was carried over."""
+
+    __tablename__ = "plan_assignment"
+    __table_args__ = (Index("ix_plan_day", "user_id", "day", "patient_id"),)
+
+    user_id: uuid.UUID = Field(foreign_key="app_user.id", primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="patient.id", primary_key=True)
+    day: date
+    state: str = Field(default="open", max_length=8)
+    urgent: bool = False
+    pinned: bool = False
+    carried_from: date | None = None
+    rank: int = 0  # placement order inside the day (the order it was filled in)

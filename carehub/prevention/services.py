@@ -30,10 +30,10 @@ from carehub.prevention.calllist import (
     call_list,
     call_list_items,
     call_order,
-    user_id,
 )
 from carehub.prevention.engine import DERIVED_KINDS, assess, fr_date, shift
 from carehub.prevention.models import CLOSED_STATES, OPEN_STATES, REMINDER_STATES, Reminder
+from carehub.prevention.priority import user_id
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
     ESCALATION_STEPS,

@@ -29,6 +29,9 @@ class ReasonLine:
     attempts: int = 0
     escalation: str | None = None
     priority: int = 0
+    # Nothing in CareHub tells when it was last done (it may have been, elsewhere): to ask.
+    history_unknown: bool = False
+    note: str | None = None  # what the nurse noted on it ("ne sait pas", a declared act)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class CallListItem:
             "details": [{"reminder_id": str(r.reminder_id), "code": r.code,
                          "label": r.label_fr, "due_date": r.due_date.isoformat(),
                          "overdue_days": r.overdue_days, "explanation": r.explanation_fr,
-                         "state": r.state} for r in self.reasons],
+                         "state": r.state, "history_unknown": r.history_unknown}
+                        for r in self.reasons],
         }
 
 

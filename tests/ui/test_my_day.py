@@ -135,7 +135,7 @@ def test_the_app_opens_on_the_day_list_with_the_keyboard_in_it(
     assert rows[patient_ids["paul"]] is None
     assert None not in (rows[patient_ids["jeanne"]], rows[patient_ids["claire"]],
                         rows[patient_ids["odette"]])
-    assert page.count_label.text() == f"{len(shown)} personnes à contacter"
+    assert page.count_label.text() == f"{len(shown)} personnes à contacter aujourd'hui"
     assert "Entrée" in page.hint_label.text() and "rappeler à" in page.hint_label.text()
     qtmodeltester.check(page.model)  # type: ignore[attr-defined]
     # Ctrl+1 goes to the caseload, Ctrl+J comes back to the day.

@@ -243,8 +243,11 @@ class PatientCard(QWidget):
     def _reasons_html(self, item: CallListItem) -> str:
         blocks = []
         for reason in item.reasons:
-            block = (f"<b>{esc(reason.label_fr)}</b> {_muted(overdue_text(reason))}"
-                     f"<br>{esc(tr('Pourquoi : '))}{esc(reason.explanation_fr)}")
+            block = f"<b>{esc(reason.label_fr)}</b> {_muted(overdue_text(reason))}"
+            if not reason.history_unknown:
+                block += f"<br>{esc(tr('Pourquoi : '))}{esc(reason.explanation_fr)}"
+            elif reason.note is None:
+                block += f"<br>{esc(tr('Déjà fait ailleurs ? Touche E pour le noter.'))}"
             if reason.script_fr:
                 block += f'<br><span style="{SCRIPT_STYLE}">« {esc(reason.script_fr)} »</span>'
             blocks.append(f'<p style="margin:0 0 8px 0">{block}</p>')

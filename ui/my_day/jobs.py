@@ -106,6 +106,7 @@ class DayJobs(QObject):
     """The scheduler glue of Ma journée; `today` and `now` are the page's clocks."""
 
     refreshDue = Signal()  # time to read the list again (the hour moved on)
+    recomputeStarted = Signal()  # the reminders are being recomputed on the worker
     recomputed = Signal(object)  # RecomputeReport, after the reminders were recomputed
     recomputeFailed = Signal(object)  # the exception
     callbacksScheduled = Signal(list)  # the Callback list now on the scheduler
@@ -159,6 +160,7 @@ class DayJobs(QObject):
 
         self.worker.submit(job, write=True, on_success=self._recomputed,
                            on_error=self._recompute_failed)
+        self.recomputeStarted.emit()
 
     def _recomputed(self, report: RecomputeReport) -> None:
         self._finish_recompute()

@@ -128,6 +128,7 @@ class OutcomeForm(QFrame):
     dialRequested = Signal()  # "Appeler"
     appointmentRequested = Signal()  # "Rendez-vous pris" (Entrée in its date field)
     referralRequested = Signal()  # "Orienter vers…"
+    declaredRequested = Signal()  # "Déjà fait ailleurs…" (acts done outside CareHub)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,6 +191,10 @@ class OutcomeForm(QFrame):
         self.referral_button.setToolTip(tr("Orienter vers un professionnel de santé proche : "
                                            "l'annuaire, pour ce patient"))
         self.referral_button.clicked.connect(self.referralRequested)
+        self.declared_button = QPushButton(tr("Déjà fait ailleurs… (E)"))
+        self.declared_button.setToolTip(tr("Ce que le patient dit avoir fait hors CareHub : "
+                                           "mammographie, vaccin à la pharmacie…"))
+        self.declared_button.clicked.connect(self.declaredRequested)
         self.deferred = QCheckBox(tr("Saisie après coup (D) :"))
         self.deferred.setToolTip(tr("Pour reporter la liste papier : l'heure réelle de "
                                     "l'appel"))
@@ -213,6 +218,7 @@ class OutcomeForm(QFrame):
         form.addWidget(self.appointment_at, 2, 1)
         form.addWidget(self.appointment_button, 2, 2)
         form.addWidget(self.referral_button, 2, 3)
+        form.addWidget(self.declared_button, 3, 3)
 
         self.reasons_title = QLabel(tr("Suite de chaque motif (F) :"))
         self.reasons_title.setStyleSheet(f"color: {MUTED};")

@@ -7,7 +7,12 @@ outcome form. Keyboard first, the keys are shown in the hint line at the bottom:
   ↑ ↓ choose · Entrée call (Maj+Entrée the next number) · 1 joint(e) · 2 pas de réponse
   · 3 messagerie · 4 faux numéro · 5 refus · 6 rappeler à… then Entrée · N note
   · R rendez-vous then Entrée · O orienter · F suite des motifs · D saisie après coup
-  · S copier le SMS · Échap back to the list · Ctrl+P print · Ctrl+Maj+P PDF
+  · S copier le SMS · E déjà fait ailleurs · W semaines à venir · Échap back to the list
+  · Ctrl+P print · Ctrl+Maj+P PDF
+
+The list is the day's share of her contact plan (carehub.prevention.plan): the count says
+how many were carried over from an earlier day. Until the start of day is computed the
+page says "Préparation de la journée…" with its steps, then `dayReady` is emitted.
 
 Every outcome goes to `record_call_outcome` on the worker (one transaction); the list
 then reloads and the next line is selected. Errors are French sentences in the page.
@@ -23,10 +28,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -39,14 +42,16 @@ from sqlmodel import Session
 
 from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
+from carehub.prevention.plan import carried_over
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
-from ui.context import AppContext
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
+from ui.my_day.declared import DeclaredDialog
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
 from ui.my_day.outcome import OutcomeForm, OutcomeInput
-from ui.my_day.sheet import SheetRelay, print_sheet, render_in_background, write_sheet_pdf
+from ui.my_day.preparing import PreparingPanel
+from ui.my_day.printing import SheetPrinting
 from ui.my_day.texts import (
     callable_phones,
     channel_text,
@@ -56,7 +61,7 @@ from ui.my_day.texts import (
     textable_phones,
     tr,
 )
-from ui.paper import a4_layout
+from ui.my_day.weeks import WeeksDialog
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
 from ui.widgets.patient_panel import MUTED
@@ -68,8 +73,9 @@ HINT = ("↑↓ choisir · <b>Entrée</b> appeler (Maj+Entrée : numéro suivant
         "<b>2</b> pas de réponse · <b>3</b> messagerie · <b>4</b> faux numéro · <b>5</b> refus"
         " · <b>6</b> rappeler à… puis Entrée · <b>N</b> note · <b>R</b> rendez-vous puis "
         "Entrée · <b>O</b> orienter · <b>F</b> suite des motifs · <b>D</b> saisie après coup"
-        " · <b>S</b> copier le SMS · <b>Échap</b> retour à la liste · <b>Ctrl+P</b> imprimer"
-        " · <b>Ctrl+Maj+P</b> PDF")
+        " · <b>S</b> copier le SMS · <b>E</b> déjà fait ailleurs · <b>W</b> semaines à venir"
+        " · <b>Échap</b> retour à la liste · <b>Ctrl+P</b> imprimer · <b>Ctrl+Maj+P</b> PDF")
+
 NOTICE_STYLE = ("QLabel { background: #fff1c2; color: #5b4300; border: 1px solid #e9c46a;"
                 " border-radius: 6px; padding: 6px 10px; font-weight: bold; }")
 MESSAGE_STYLE = f"QLabel {{ color: {MUTED}; padding: 2px 4px; }}"
@@ -99,6 +105,8 @@ class MyDayPage(QWidget):
     directoryRequested = Signal(object)  # open the directory for this patient (id)
     statusMessage = Signal(str)  # for the main window's status bar
     sheetWritten = Signal(object)  # the paper list is done: its PDF's Path, or None
+    dayReady = Signal(int)  # the start of day is computed and its list shown (its length)
+    declaredRecorded = Signal(object)  # a DeclaredResult
 
     def __init__(self, worker: DatabaseWorker, *, user: str, scheduler: AppScheduler,
                  today: Callable[[], date] = date.today,
@@ -113,6 +121,8 @@ class MyDayPage(QWidget):
         self.now = now
         self.model = CallListModel(self)
         self.jobs = DayJobs(scheduler, worker, user=user, today=today, now=now, parent=self)
+        self.jobs.recomputeStarted.connect(self._preparing_started)
+        self.jobs.recomputed.connect(lambda _report: self._preparing_step(2))
         self.jobs.recomputed.connect(lambda _report: self.reload())
         self.jobs.recomputed.connect(lambda _report: self.load_covered())
         self.jobs.refreshDue.connect(self.reload)
@@ -129,8 +139,15 @@ class MyDayPage(QWidget):
         self._contacts_for: uuid.UUID | None = None  # whose last contacts the card shows
         self._last_notice: Callback | None = None
         self._shown_once = False
-        self._sheet_relay: SheetRelay | None = None  # a sheet being laid out
-        self._printer: QPrinter | None = None
+        self._preparing = False  # the start of day is being computed
+        self._ready_on: date | None = None  # the day whose start was computed and shown
+        self._loads_pending = 0  # list loads asked after the recompute, not yet shown
+        self.carried = 0  # today's patients carried over from an earlier day
+        self.weeks: WeeksDialog | None = None
+        self.declared: DeclaredDialog | None = None
+        self.sheets = SheetPrinting(self, user=user, today=today, now=now,
+                                    message=self.show_message)
+        self.sheets.written.connect(self.sheetWritten)
         self._card_timer = QTimer(self)
         self._card_timer.setSingleShot(True)
         self._card_timer.setInterval(CARD_DELAY_MS)
@@ -152,7 +169,9 @@ class MyDayPage(QWidget):
         self.print_button.clicked.connect(self.print_list)
         self.pdf_button = QPushButton(tr("PDF… (Ctrl+Maj+P)"))
         self.pdf_button.clicked.connect(lambda _checked=False: self.save_pdf())
-        for button in (self.print_button, self.pdf_button):
+        self.weeks_button = QPushButton(tr("Semaines à venir… (W)"))
+        self.weeks_button.clicked.connect(self.open_weeks)
+        for button in (self.print_button, self.pdf_button, self.weeks_button):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         # Covering for an absent colleague, she works that colleague's list too.
         self.owner_box = QComboBox()
@@ -166,8 +185,12 @@ class MyDayPage(QWidget):
         header.addWidget(self.title_label)
         header.addWidget(self.owner_box)
         header.addWidget(self.count_label, 1)
+        header.addWidget(self.weeks_button)
         header.addWidget(self.print_button)
         header.addWidget(self.pdf_button)
+
+        self.preparing_panel = PreparingPanel()
+        self.preparing_panel.setVisible(False)
 
         self.notice_label = QLabel()
         self.notice_label.setStyleSheet(NOTICE_STYLE)
@@ -199,6 +222,7 @@ class MyDayPage(QWidget):
         self.form.dialRequested.connect(lambda: self.dial())
         self.form.appointmentRequested.connect(self.record_appointment)
         self.form.referralRequested.connect(self.refer)
+        self.form.declaredRequested.connect(lambda: self.declare())
         self.form.setEnabled(False)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -227,6 +251,7 @@ class MyDayPage(QWidget):
         layout.setSpacing(6)
         layout.addLayout(header)
         layout.addWidget(self.notice_label)
+        layout.addWidget(self.preparing_panel)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.message_label)
         layout.addWidget(self.hint_label)
@@ -245,6 +270,8 @@ class MyDayPage(QWidget):
             ("F", self._focus_reasons),
             ("D", self._toggle_deferred),
             ("S", self.card.copy_sms),
+            ("E", self.declare),
+            ("W", self.open_weeks),
             ("Shift+Return", self.dial_next),
             ("Shift+Enter", self.dial_next),
             ("Ctrl+P", self.print_list),
@@ -263,15 +290,20 @@ class MyDayPage(QWidget):
     # -- the list -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Load today's call list on the worker; the current line stays selected."""
+        """Load today's share of the plan on the worker (the plan is rebuilt and kept: a
+        write); the current line stays selected."""
         self._generation += 1
         generation, owner, today, now = self._generation, self.owner, self.today(), self.now()
 
-        def job(session: Session) -> list[CallListItem]:
-            return call_list(session, user=owner, as_of=today, now=now)
+        def job(session: Session) -> tuple[list[CallListItem], int]:
+            items = call_list(session, user=owner, as_of=today, now=now)
+            return items, carried_over(session, user=owner, day=today)
 
-        self.worker.submit(job, on_success=lambda items: self._show_list(generation, items),
-                           on_error=self._show_error)
+        def shown(result: tuple[list[CallListItem], int]) -> None:
+            self.carried = result[1]
+            self._show_list(generation, result[0])
+
+        self.worker.submit(job, write=True, on_success=shown, on_error=self._show_error)
 
     def load_covered(self) -> None:
         """Offer the lists of the colleagues she covers today (read on the worker)."""
@@ -316,9 +348,12 @@ class MyDayPage(QWidget):
         self.model.set_items(items, today=self.today())
         self._set_title()
         count = len(items)
-        self.count_label.setText(
-            (tr("%1 personnes à contacter") if count > 1 else tr("%1 personne à contacter"))
-            .replace("%1", str(count)))
+        text = (tr("%1 personnes à contacter aujourd'hui") if count > 1
+                else tr("%1 personne à contacter aujourd'hui")).replace("%1", str(count))
+        if self.carried:
+            text += tr(" · dont %1 reporté(es) d'un jour précédent").replace(
+                "%1", str(self.carried))
+        self.count_label.setText(tr("Préparation de la journée…") if self._preparing else text)
         row = self.model.row_of(wanted)
         if row is None and count:
             row = min(max(old_row, 0), count - 1)
@@ -335,6 +370,70 @@ class MyDayPage(QWidget):
         if self.isVisible() and self.focusWidget() is None:
             self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         self.listShown.emit(count)
+        if self._preparing and self._ready_on == self.today():
+            self._preparing = False
+            self.count_label.setText(text)
+            self.preparing_panel.setVisible(False)
+            self.card.placeholder.setText(tr("Personne à appeler pour l'instant."))
+            self.dayReady.emit(count)
+
+    # -- the start of day -----------------------------------------------------------------
+
+    def _preparing_started(self) -> None:
+        """The day's first recompute: say so until its list is shown."""
+        if self._ready_on == self.today() or self._preparing:
+            return
+        self._preparing = True
+        self.preparing_panel.setVisible(True)
+        self.card.placeholder.setText(tr("Préparation de la journée…"))
+        self.count_label.setText(tr("Préparation de la journée…"))
+        self._preparing_step(1)
+
+    def _preparing_step(self, step: int) -> None:
+        if not self._preparing:
+            return
+        if step >= 2:
+            self._ready_on = self.today()  # the next list shown is the day's
+        self.preparing_panel.show_step(step)
+
+    @property
+    def preparing(self) -> bool:
+        return self._preparing
+
+    # -- the weeks ahead, what was done elsewhere -----------------------------------------
+
+    def open_weeks(self) -> None:
+        """« Semaines à venir » for the list shown (hers, or the colleague's she covers)."""
+        if self.weeks is not None and self.weeks.isVisible():
+            self.weeks.raise_()
+            return
+        self.weeks = WeeksDialog(self.worker, owner=self.owner, actor=self.user,
+                                 today=self.today, parent=self)
+        self.weeks.moved.connect(lambda _pid: self.reload())
+        self.weeks.capacityChanged.connect(lambda _capacity: self.reload())
+        self.weeks.open()
+        self.weeks.load()
+
+    def declare(self, patient_id: uuid.UUID | None = None, *, title: str | None = None
+                ) -> DeclaredDialog | None:
+        """What the patient says was done elsewhere: the current line's, or `patient_id`'s
+        (a new patient's intake)."""
+        item = self.current_item() if patient_id is None else None
+        if patient_id is None and item is None:
+            return None
+        first = [r.code for r in item.reasons if r.history_unknown] if item else []
+        first += [r.code for r in item.reasons if not r.history_unknown] if item else []
+        target = patient_id or (item.patient_id if item else None)
+        assert target is not None
+        dialog = DeclaredDialog(
+            self.worker, patient_id=target, actor=self.user, first=first, today=self.today,
+            title=title or (tr("Déjà fait ailleurs : %1").replace("%1", item.name) if item
+                            else tr("Déjà fait ailleurs")), parent=self)
+        dialog.recorded.connect(self.declaredRecorded)
+        dialog.recorded.connect(lambda _result: self.reload())
+        self.declared = dialog
+        dialog.open()
+        return dialog
 
     def current_item(self) -> CallListItem | None:
         index = self.table.currentIndex()
@@ -527,75 +626,11 @@ class MyDayPage(QWidget):
 
     def print_list(self) -> None:
         """The print dialog, then the sheet laid out on a pool thread (seconds for 300)."""
-        if self._sheet_busy():
-            return
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        printer.setPageLayout(a4_layout(landscape=True, margins_mm=10))
-        dialog = QPrintDialog(printer, self)
-        dialog.setWindowTitle(tr("Imprimer la liste des appels"))
-        if dialog.exec() != QPrintDialog.DialogCode.Accepted:
-            return
-        items, day, user, at = self.model.items, self.today(), self.user, self.now()
-        self._printer = printer  # painted from the pool thread: alive until it is done
-
-        def render() -> None:
-            print_sheet(printer, items, day=day, user=user, printed_at=at)
-
-        self._render_sheet(render, len(items))
+        self.sheets.print_list(self.model.items)
 
     def save_pdf(self, path: Path | None = None) -> bool:
         """The sheet as a PDF (asks where without `path`); `sheetWritten` once written."""
-        if self._sheet_busy():
-            return False
-        if path is None:
-            name, _filter = QFileDialog.getSaveFileName(
-                self, tr("Enregistrer la liste des appels"),
-                f"appels-{self.today().isoformat()}.pdf", tr("PDF (*.pdf)"))
-            if not name:
-                return False
-            path = Path(name)
-        items, day, user, at, out = self.model.items, self.today(), self.user, self.now(), path
-
-        def render() -> Path:
-            return write_sheet_pdf(items, out, day=day, user=user, printed_at=at)
-
-        self._render_sheet(render, len(items))
-        return True
-
-    def _sheet_busy(self) -> bool:
-        if self._sheet_relay is not None:
-            self.show_message(tr("La liste est en cours de mise en page…"))
-            return True
-        return False
-
-    def _render_sheet(self, render: Callable[[], object], count: int) -> None:
-        relay = SheetRelay(self)
-        relay.finished.connect(self._sheet_done)
-        relay.failed.connect(self._sheet_failed)
-        self._sheet_relay = relay
-        self.show_message(tr("Mise en page de la liste (%1 personnes)…").replace(
-            "%1", str(count)))
-        render_in_background(render, relay)
-
-    def _sheet_done(self, result: object) -> None:
-        self._end_sheet()
-        if isinstance(result, Path):
-            self.show_message(tr("Liste enregistrée dans %1.").replace("%1", str(result)))
-        else:
-            self.show_message(tr("Liste envoyée à l'imprimante."))
-        self.sheetWritten.emit(result)
-
-    def _sheet_failed(self, detail: str) -> None:
-        self._end_sheet()
-        self.show_message(tr("La liste n'a pas pu être imprimée ni enregistrée : %1")
-                          .replace("%1", detail), error=True)
-        self.sheetWritten.emit(None)
-
-    def _end_sheet(self) -> None:
-        if self._sheet_relay is not None:
-            self._sheet_relay.deleteLater()
-        self._sheet_relay = None
-        self._printer = None
+        return self.sheets.save_pdf(self.model.items, path)
 
     # -- call-backs -----------------------------------------------------------------------
 
@@ -639,6 +674,7 @@ class MyDayPage(QWidget):
 
     def _recompute_failed(self, exc: BaseException) -> None:
         self._show_error(exc)
+        self._preparing_step(2)
         self.reload()  # the stored reminders are still worth showing
 
     # -- keys -----------------------------------------------------------------------------
@@ -725,23 +761,3 @@ def _record(session: Session, *, patient_id: uuid.UUID, actor: str, entered: Out
         channel=entered.channel, callback_at=entered.callback_at, done=entered.done or None,
         declined=entered.declined, postpone_until=entered.postpone_until or None,
         phone_e164=phone_e164 if entered.outcome == "wrong_number" else None)
-
-
-def install_my_day(ctx: AppContext) -> MyDayPage:
-    """Ma journée as the app's first page (Ctrl+J), with its timed jobs."""
-    page = MyDayPage(ctx.worker, user=ctx.user, scheduler=ctx.scheduler)
-    ctx.add_page(page, tr("Ma journée"), "Ctrl+J")
-    ctx.open_on(page)  # the app opens on the day's calls
-    ctx.refreshRequested.connect(page.reload)  # F5 reloads the list too
-    page.directoryRequested.connect(
-        lambda patient_id: ctx.open_directory(patient_id=patient_id))
-    page.statusMessage.connect(lambda text: ctx.show_message(text, 30_000))
-
-    def bring_forward() -> None:  # the tray message was clicked: the day, that line
-        ctx.show_page(page)
-        ctx.bring_to_front()
-
-    page.notifier.messageClicked.connect(bring_forward)
-    page.jobs.install()
-    page.reload()
-    return page

@@ -94,8 +94,14 @@ def delay_text(days: int) -> str:
     return tr("%1 ans").replace("%1", str(days // 365))
 
 
+UNKNOWN_HISTORY = "aucune donnée dans CareHub : à demander"
+
+
 def overdue_text(reason: ReasonLine) -> str:
-    """'depuis le 02/03/2025 (9 mois)', 'à faire depuis aujourd'hui'."""
+    """'depuis le 02/03/2025 (9 mois)', 'à faire depuis aujourd'hui', or, when nothing in
+    CareHub says when it was last done, 'aucune donnée dans CareHub : à demander'."""
+    if reason.history_unknown:
+        return tr(UNKNOWN_HISTORY) + (f" ({reason.note})" if reason.note else "")
     if reason.overdue_days <= 0:
         return tr("à faire depuis aujourd'hui")
     return (tr("depuis le %1 (%2)").replace("%1", format_date(reason.due_date))
@@ -104,6 +110,8 @@ def overdue_text(reason: ReasonLine) -> str:
 
 def since_text(item: CallListItem, *, today: date) -> str:
     """How late the line's first (most urgent) reason is, the one the list shows."""
+    if item.reasons and item.reasons[0].history_unknown:
+        return tr("à demander")
     days = item.reasons[0].overdue_days if item.reasons else (today - item.due_date).days
     return tr("aujourd'hui") if days <= 0 else delay_text(days)
 
