@@ -20,12 +20,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QCoreApplication, QDate, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -69,9 +68,11 @@ from carehub.cohort.saved import (
     save_search,
 )
 from carehub.cohort.service import run_query
+from carehub.dates import add_months
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
 from ui.caseload_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
+from ui.date_entry import DateEntry
 from ui.formatting import french_csv
 from ui.patient_panel import PatientPanel, format_ins
 from ui.worker import DatabaseWorker
@@ -178,10 +179,10 @@ class CriterionRowWidget(QFrame):
         self.window_unit = QComboBox()
         for unit, label in UNITS:
             self.window_unit.addItem(self.tr(label), unit)
-        self.since = QDateEdit()
-        self.since.setDisplayFormat("dd/MM/yyyy")
-        self.since.setCalendarPopup(True)
-        self.since.setDate(QDate.currentDate().addYears(-1))
+        # "depuis le 01/01/2025", "mars 2025", "il y a 6 mois": said in full on its right.
+        self.since = DateEntry(lean="past", month="start", preview_below=False)
+        self.since.setAccessibleName(self.tr("Depuis le"))
+        self.since.set_value(add_months(date.today(), -12))
         self.remove = QPushButton("✕")
         self.remove.setToolTip(self.tr("Retirer ce critère"))
         self.remove.setFixedWidth(self.remove.fontMetrics().horizontalAdvance("✕") + 18)
@@ -203,7 +204,7 @@ class CriterionRowWidget(QFrame):
         for combo in (self.sex, self.cmp, self.count_cmp, self.window_mode, self.window_unit):
             combo.currentIndexChanged.connect(self._emit)
         self.communes.textChanged.connect(self._emit)
-        self.since.dateChanged.connect(self._emit)
+        self.since.valueChanged.connect(self._emit)
         self.remove.clicked.connect(lambda: self.removeRequested.emit(self))
         self.set_row(row or CriterionRow())
 
@@ -234,7 +235,7 @@ class CriterionRowWidget(QFrame):
                 self.window_amount.setValue(row.within[0])
                 self.window_unit.setCurrentIndex(self.window_unit.findData(row.within[1]))
             if row.since:
-                self.since.setDate(QDate(row.since.year, row.since.month, row.since.day))
+                self.since.set_value(row.since)
         finally:
             self._loading = False
         self._show_fields()
@@ -242,7 +243,7 @@ class CriterionRowWidget(QFrame):
     def row(self) -> CriterionRow:
         kind = self.current_kind()
         mode = self.window_mode.currentData()
-        since = self.since.date()
+        since = self.since.last_value()
         return CriterionRow(
             kind=kind, negated=self.negated.isChecked(), codes=self.codes.currentText(),
             low=None if self.low.value() == NO_BOUND else self.low.value(),
@@ -251,7 +252,7 @@ class CriterionRowWidget(QFrame):
             count_cmp=self.count_cmp.currentData(), count_n=self.count_n.value(),
             within=(self.window_amount.value(), self.window_unit.currentData())
             if mode == "within" else None,
-            since=date(since.year(), since.month(), since.day()) if mode == "since" else None,
+            since=since if mode == "since" else None,
             communes=self.communes.text())
 
     # -- reactions
@@ -487,6 +488,13 @@ def csv_bytes(session: Session, *, ids: Sequence[uuid.UUID], today: date) -> byt
 # ------------------------------------------------------------------------------ a campaign
 
 
+def _not_before_today(day: date) -> str | None:
+    if day < date.today():
+        return QCoreApplication.translate("CampaignDialog",
+                                          "Ce jour est passé : à partir d'aujourd'hui au plus tôt.")
+    return None
+
+
 class CampaignDialog(QDialog):
     """Name, reason shown on the call list and due date of a call campaign."""
 
@@ -498,9 +506,9 @@ class CampaignDialog(QDialog):
         self.name = QLineEdit(name)
         self.label = QLineEdit()
         self.label.setPlaceholderText(self.tr("ex. Rappel vaccin grippe avant l'hiver"))
-        self.due = QDateEdit(QDate.currentDate())
-        self.due.setDisplayFormat("dd/MM/yyyy")
-        self.due.setCalendarPopup(True)
+        self.due = DateEntry(lean="future", check=_not_before_today)
+        self.due.setAccessibleName(self.tr("À appeler à partir du"))
+        self.due.set_value(date.today())
         self.error = QLabel()
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
@@ -522,9 +530,12 @@ class CampaignDialog(QDialog):
         (self.label if name else self.name).setFocus()
 
     def _submit(self) -> None:
-        day = self.due.date()
-        self.submitted.emit(self.name.text(), self.label.text(),
-                            date(day.year(), day.month(), day.day()))
+        day = self.due.value()
+        if day is None:
+            self.show_error(self.due.error() or "")
+            self.due.setFocus()
+            return
+        self.submitted.emit(self.name.text(), self.label.text(), day)
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)

@@ -21,7 +21,7 @@ from carehub.coordination.audit import AuditEvent
 from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
-from tests.ui import add_patients
+from tests.ui import add_patients, grab
 from ui.caseload_model import COL_NAME
 from ui.cohort_screen import CohortResultModel, CohortScreen, CriterionRowWidget, csv_bytes
 from ui.main_window import MainWindow
@@ -338,3 +338,18 @@ def test_the_csv_keeps_the_ins_as_text_grouped_as_on_the_carte_vitale(
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][7] == "INS"
     assert rows[1][7] == "2 95 10 99 126 111 93"  # not 2.95101E+14 in a spreadsheet
+
+
+def test_since_is_typed_as_people_say_it(qtbot: QtBot, screen: CohortScreen) -> None:
+    act = _new_row(qtbot, screen, "act")
+    qtbot.keyClicks(act.codes.lineEdit(), "mammography")
+    _choose(act.window_mode, "since")
+    assert act.since.isVisibleTo(act)
+    act.since.setFocus()
+    act.since.selectAll()
+    qtbot.keyClicks(act.since.line, "mars 2025")  # a month is enough here: its first day
+    assert act.since.preview.text() == "mars 2025 (samedi 1er mars 2025)"
+    qtbot.keyClick(act.since.line, Qt.Key.Key_Return)
+    assert act.since.text() == "01/03/2025"
+    assert screen.text_field.text() == "act mammography since 2025-03-01"
+    grab(screen, "cohort_since")
