@@ -44,9 +44,11 @@ from carehub.db import Database
 from carehub.directory.models import Commune
 from carehub.errors import CareHubError
 from carehub.users.services import list_users
-from ui.access import install_access
-from ui.actions_panel import install_action_features
-from ui.caseload_model import (
+from ui.access.controller import install_access
+from ui.caseload.actions_panel import install_action_features
+from ui.caseload.patient_dialog import PatientDialog
+from ui.caseload.patient_panel import PatientPanel
+from ui.caseload.table_model import (
     FRAGILITY_LABELS,
     HEADERS,
     CaseloadModel,
@@ -54,14 +56,12 @@ from ui.caseload_model import (
     fragility_label,
     status_label,
 )
-from ui.cohort_screen import install_cohort_screen
-from ui.dashboard import install_dashboard
-from ui.directory_screen import install_directory_actions
+from ui.cohort.screen import install_cohort_screen
+from ui.dashboard.screen import install_dashboard
+from ui.directory.screen import install_directory_actions
 from ui.my_day import install_my_day
-from ui.patient_dialog import PatientDialog
-from ui.patient_panel import PatientPanel
 from ui.scheduler import AppScheduler
-from ui.sync_ui import install_sync
+from ui.sync.controller import install_sync
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)

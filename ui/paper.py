@@ -1,6 +1,6 @@
 """A4 pages for what CareHub prints: the page layout, a QTextDocument sized to it, a PDF.
 
-Shared by the directory's list (ui/directory_print.py) and the day's call sheet
+Shared by the directory's list (ui/directory/printout.py) and the day's call sheet
 (ui/my_day/sheet.py). The content is rich text (tables, no CSS layout), measured on the
 device it is printed on so that points are printer points.
 """

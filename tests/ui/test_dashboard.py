@@ -24,7 +24,7 @@ from tests.sync_helpers import run_sync
 from tests.ui import grab
 from tests.ui.test_directory_screen import _first_page, _ink
 from tests.workload_helpers import FROM, TO, build_team
-from ui.dashboard import (
+from ui.dashboard.screen import (
     CoverageModel,
     Dashboard,
     ManagersModel,

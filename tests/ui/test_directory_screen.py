@@ -22,8 +22,8 @@ from carehub.directory.extract_import import import_extract
 from carehub.directory.mailbox_import import MailboxImportReport
 from carehub.directory.services import DirectorySearch, printable_list, search_directory
 from tests.ui import add_patients
-from ui.directory_print import build_document, write_pdf
-from ui.directory_screen import DirectoryScreen, open_directory
+from ui.directory.printout import build_document, write_pdf
+from ui.directory.screen import DirectoryScreen, open_directory
 from ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -42,6 +42,7 @@ from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
+from ui.caseload.patient_panel import MUTED
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
@@ -57,7 +58,6 @@ from ui.my_day.texts import (
     tr,
 )
 from ui.paper import a4_layout
-from ui.patient_panel import MUTED
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
 from ui.worker import DatabaseWorker
@@ -742,7 +742,7 @@ def _record(session: Session, *, patient_id: uuid.UUID, actor: str, entered: Out
 
 def install_my_day(window: MainWindow) -> MyDayPage:
     """Ma journée as the main window's first page (Ctrl+J), with its timed jobs."""
-    from ui.directory_screen import open_directory
+    from ui.directory.screen import open_directory
 
     page = MyDayPage(window.worker, user=window.user, scheduler=window.scheduler)
     window.my_day = page  # type: ignore[attr-defined]

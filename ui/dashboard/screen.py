@@ -45,7 +45,7 @@ from carehub.workload.service import (
     weekly_start,
     workload,
 )
-from ui.charts import (
+from ui.dashboard.charts import (
     BLUE,
     GREY,
     LIGHT_BLUE,

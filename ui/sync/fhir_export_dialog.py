@@ -26,12 +26,12 @@ from sqlmodel import Session
 from carehub.errors import CareHubError
 from carehub.sync.fhir_export import ExportResult, PushResult, build_export, mark_pushed
 from carehub.sync.settings import fhir_endpoint, save_fhir_endpoint
+from ui.caseload.patient_dialog import BANNER_STYLE
 from ui.formatting import parse_date_fr
-from ui.patient_dialog import BANNER_STYLE
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
-    from ui.sync_ui import SyncController
+    from ui.sync.controller import SyncController
 
 
 class FhirExportDialog(QDialog):

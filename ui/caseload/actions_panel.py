@@ -35,7 +35,7 @@ from carehub.coordination.models import ACTION_TYPE_LABELS_FR
 from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.sync.service import action_delivery, refusal
-from ui.action_dialog import ActionDialog, ActionDraft
+from ui.caseload.action_dialog import ActionDialog, ActionDraft
 from ui.rows_model import RowsModel
 
 if TYPE_CHECKING:

@@ -71,10 +71,10 @@ from carehub.cohort.service import run_query
 from carehub.dates import add_months
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
-from ui.caseload_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
+from ui.caseload.patient_panel import PatientPanel, format_ins
+from ui.caseload.table_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
 from ui.date_entry import DateEntry
 from ui.formatting import french_csv
-from ui.patient_panel import PatientPanel, format_ins
 from ui.worker import DatabaseWorker
 
 if TYPE_CHECKING:

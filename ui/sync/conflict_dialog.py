@@ -34,9 +34,9 @@ from carehub.caseload.services import FIELD_LABELS_FR
 from carehub.errors import CareHubError
 from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import ConflictRow, list_conflicts, resolve_conflict
-from ui.actions_panel import refusal_text
+from ui.caseload.actions_panel import refusal_text
+from ui.caseload.patient_dialog import BANNER_STYLE
 from ui.formatting import format_date
-from ui.patient_dialog import BANNER_STYLE
 from ui.rows_model import RowsModel
 from ui.worker import DatabaseWorker
 

@@ -2,7 +2,7 @@
 
 The content comes from carehub.directory.services.printable_list (plain data); this
 module turns it into a QTextDocument and prints it to a PDF (QPdfWriter) or to a printer
-(QPrintDialog). `python -m ui.directory_print --out FILE.pdf < list.json` is how the
+(QPrintDialog). `python -m ui.directory.printout --out FILE.pdf < list.json` is how the
 headless CLI gets its PDF without importing Qt itself.
 """
 

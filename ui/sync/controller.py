@@ -45,7 +45,7 @@ from carehub.sync.fhir_export import ExportResult, push_bundle
 from carehub.sync.hub import parse_hub_url
 from carehub.sync.service import SyncReport, SyncStatus, list_conflicts, sync, sync_status
 from carehub.sync.settings import HubSettings, compose_hub_url, hub_settings, save_hub_settings
-from ui.patient_dialog import BANNER_STYLE
+from ui.caseload.patient_dialog import BANNER_STYLE
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -401,7 +401,7 @@ class SyncController(QObject):
         self.window.statusUpdated.emit()
 
     def review_conflicts(self) -> QDialog:
-        from ui.conflict_dialog import ConflictDialog
+        from ui.sync.conflict_dialog import ConflictDialog
 
         if self.conflict_dialog is None:
             dialog = ConflictDialog(self.window, worker=self.window.worker,
@@ -427,7 +427,7 @@ class SyncController(QObject):
 
 
 def open_fhir_export(window: MainWindow, controller: SyncController) -> QDialog:
-    from ui.fhir_export_dialog import FhirExportDialog
+    from ui.sync.fhir_export_dialog import FhirExportDialog
 
     dialog = FhirExportDialog(window, controller)
     dialog.finished.connect(lambda _r: dialog.deleteLater())

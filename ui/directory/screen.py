@@ -57,7 +57,7 @@ from carehub.directory.services import (
     search_directory,
 )
 from carehub.errors import CareHubError, InputError
-from ui.directory_print import print_to
+from ui.directory.printout import print_to
 from ui.tables import row_table
 from ui.worker import DatabaseWorker
 

@@ -32,8 +32,8 @@ from carehub.caseload.summary import (
     PhoneLine,
     TimelineEntry,
 )
+from ui.caseload.timeline_model import SORT_ROLE, TimelineModel
 from ui.formatting import age_text, esc, format_date, format_time, phone_link
-from ui.timeline_model import SORT_ROLE, TimelineModel
 
 TWO_COLUMNS_WIDTH = 640  # narrower, the cards stack in one column
 MAX_LINES = 10  # longer lists end with "… et N autres": the timeline has them all

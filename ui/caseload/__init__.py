@@ -1,0 +1,1 @@
+"""The caseload screen: the patient table, the patient panel and timeline, the patient forms."""
