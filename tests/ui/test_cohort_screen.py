@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from carehub.cohort.compiler import months_before
 from carehub.coordination.audit import AuditEvent
+from carehub.dates import date_fr
 from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
@@ -301,6 +302,16 @@ def test_a_result_becomes_a_call_campaign_on_the_day_s_call_list(
     qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10_000)
     assert dialog.error.text() == "Une campagne demande un nom et un libellé."
     dialog.label.insert("Contrôle de la thyroïde")
+    dialog.due.setFocus()
+    dialog.due.selectAll()
+    qtbot.keyClicks(dialog.due.line, "hier")  # a due date typed as said, but past
+    assert dialog.due.preview.text() == "Ce jour est passé : à partir d'aujourd'hui au plus tôt."
+    with qtbot.assertNotEmitted(screen.campaignCreated):
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.error.text() == "Ce jour est passé : à partir d'aujourd'hui au plus tôt."
+    dialog.due.selectAll()
+    qtbot.keyClicks(dialog.due.line, "auj")
+    assert dialog.due.preview.text() == date_fr(TODAY)
     with qtbot.waitSignal(screen.campaignCreated, timeout=10_000) as created:
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert created.args[1] == 3
