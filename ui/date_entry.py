@@ -103,6 +103,7 @@ class _DateField(QWidget, Generic[V]):
                  placeholder: str) -> None:
         super().__init__(parent)
         self.lean = lean
+        self.optional = False  # an empty field is then no date, and no error
         self._clock = clock or _local_now
         self._check = check
         self._last: V | None = None
@@ -174,6 +175,8 @@ class _DateField(QWidget, Generic[V]):
         self._show()
 
     def _reading(self) -> tuple[V | None, str | None]:
+        if self.optional and not self.line.text().strip():
+            return None, None
         try:
             value = self._read(self.line.text())
         except DateInputError as error:
@@ -182,7 +185,8 @@ class _DateField(QWidget, Generic[V]):
         return (None, problem) if problem else (value, None)
 
     def value(self) -> V | None:
-        """The value of the text as it stands, or None when it cannot be taken."""
+        """The value of the text as it stands, or None when it cannot be taken (or, in an
+        optional field, when it is empty)."""
         return self._reading()[0]
 
     def error(self) -> str | None:
@@ -219,7 +223,8 @@ class _DateField(QWidget, Generic[V]):
             self.valueChanged.emit(value)
 
     def _show(self) -> None:
-        if not self.isEnabled() or (not self.line.text().strip() and self._last is None):
+        if not self.isEnabled() or (not self.line.text().strip()
+                                    and (self._last is None or self.optional)):
             self.preview.clear()  # a field not in use says nothing
             return
         value, problem = self._reading()

@@ -171,6 +171,9 @@ def test_the_form_refuses_what_makes_no_sense(qtbot: QtBot) -> None:
     dialog.at_field.selectAll()
     qtbot.keyClicks(dialog.at_field.line, "+2j 10h")
     assert "dans le futur" in dialog.at_field.preview.text()  # said as it is typed
+    preview = dialog.at_field.preview  # once laid out, the message is seen whole
+    qtbot.waitUntil(lambda: preview.height() >= preview.heightForWidth(preview.width()))
+    grab(dialog, "action-dialog-future")
     assert dialog.draft() is None
     assert "dans le futur" in dialog.field_error("at")
     assert dialog.at_field.hasFocus()

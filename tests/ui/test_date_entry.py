@@ -225,3 +225,16 @@ def test_a_day_without_an_hour_is_refused_where_there_is_no_default(qtbot: QtBot
                              "ou « 06/12/2026 10:00 ».")
     retype(qtbot, field, "hier 11h")
     assert field.value() == datetime(2026, 12, 6, 11, 0)
+
+
+def test_an_optional_field_left_empty_is_no_date_and_no_error(qtbot: QtBot) -> None:
+    field = DateEntry(lean="past", month="start", clock=lambda: NOW)
+    field.optional = True
+    qtbot.addWidget(field)
+    field.show()
+    assert (field.value(), field.error(), field.preview.text()) == (None, None, "")
+    retype(qtbot, field, "il y a 3 mois")
+    assert field.value() == date(2026, 9, 7) and field.preview.text() == "lundi 7 septembre 2026"
+    field.selectAll()
+    qtbot.keyClick(field.line, Qt.Key.Key_Delete)
+    assert (field.value(), field.error(), field.preview.text()) == (None, None, "")
