@@ -18,7 +18,7 @@ from carehub.caseload.models import PatientPhone
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.coordination.models import CoordinationAction
 from carehub.coordination.services import stored_utc
-from carehub.dates import date_fr, datetime_fr
+from carehub.dates import add_months, date_fr, datetime_fr
 from carehub.db import Database
 from carehub.prevention.models import Reminder
 from carehub.prevention.services import CALLBACK, plan_callback
@@ -239,6 +239,41 @@ def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_
         assert page.current_patient_id() == following.patient_id
     assert "joint(e), enregistré" in page.message_label.text()
     assert page.table.hasFocus()
+
+
+def test_a_reason_postponed_as_said_and_a_past_postponement_refused_by_the_field(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    go_to(qtbot, page, jeanne)
+    later = page.form.reason_rows[0]
+    qtbot.keyClick(page.table, Qt.Key.Key_F)
+    for _ in range(3):  # Inchangé, Fait le, Refusé, Reporté au
+        qtbot.keyClick(later.combo, Qt.Key.Key_Down)
+    assert later.settlement == "postponed"
+    qtbot.keyClick(later.combo, Qt.Key.Key_Tab)
+    assert later.date.hasFocus()
+    later.date.selectAll()
+    qtbot.keyClicks(later.date.line, "hier")
+    refusal = "Reporter à un jour à venir (demain au plus tôt)."
+    assert later.date.preview.text() == refusal
+    qtbot.keyClick(later.date.line, Qt.Key.Key_Return)  # back to the list, still said there
+    with qtbot.waitSignal(page.messageShown, timeout=5_000):
+        qtbot.keyClick(page.table, Qt.Key.Key_1)
+    assert page.message_label.text() == refusal and later.date.hasFocus()
+    assert actions(db, jeanne) == []
+    later.date.selectAll()
+    qtbot.keyClicks(later.date.line, "dans 3 mois")
+    in_three_months = add_months(date.today(), 3)
+    assert later.date.preview.text() == date_fr(in_three_months)
+    qtbot.keyClick(later.date.line, Qt.Key.Key_Return)
+    assert page.table.hasFocus()
+    press_outcome(qtbot, page, "1")
+    with db.session() as session:
+        postponed = session.get(Reminder, later.reminder_id)
+        assert postponed is not None
+        assert (postponed.state, postponed.postponed_until) == ("postponed", in_three_months)
 
 
 def test_no_answer_keeps_her_on_the_list_with_the_next_attempt(

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from carehub.dates import add_months
+from carehub.dates import Lean, add_months
 from carehub.prevention.services import CallListItem
 from ui.caseload.patient_panel import MUTED
 from ui.date_entry import DateEntry, DateTimeEntry, naive_local
@@ -256,10 +256,9 @@ class OutcomeForm(QFrame):
         layout.addWidget(self.reasons_title)
         layout.addLayout(self.reasons_grid)
 
-    def _datetime_edit(self, name: str, *, lean: str,
+    def _datetime_edit(self, name: str, *, lean: Lean,
                        default_time: time | None = DAY_START) -> DateTimeEntry:
-        edit = DateTimeEntry(lean=lean, default_time=default_time,  # type: ignore[arg-type]
-                             clock=self.clock)
+        edit = DateTimeEntry(lean=lean, default_time=default_time, clock=self.clock)
         edit.setAccessibleName(name)
         return edit
 
