@@ -43,9 +43,15 @@ _UNITS = {"j": "d", "jr": "d", "jrs": "d", "jour": "d", "jours": "d",
           "m": "m", "mois": "m", "a": "y", "an": "y", "ans": "y", "annee": "y", "annees": "y",
           "h": "h", "heure": "h", "heures": "h",
           "min": "min", "mn": "min", "minute": "min", "minutes": "min"}
-_SAID_DAYS = {"aujourd'hui": 0, "aujourdhui": 0, "auj": 0, "ce jour": 0, "demain": 1,
+_SAID_DAYS = {"ce": 0, "cet": 0,  # "ce matin", "ce soir": today's
+              "aujourd'hui": 0, "aujourdhui": 0, "auj": 0, "ce jour": 0, "demain": 1,
               "apres-demain": 2, "apres demain": 2, "apresdemain": 2, "hier": -1,
               "avant-hier": -2, "avant hier": -2, "avanthier": -2}
+
+# "demain matin", "lundi après-midi", "ce soir": the hour a nurse would take for them.
+_SAID_HOURS = {"midi": time(12, 0), "minuit": time(0, 0), "matin": time(9, 0),
+               "apres-midi": time(14, 0), "apres midi": time(14, 0), "aprem": time(14, 0),
+               "soir": time(18, 0)}
 
 _NUMBER = r"\d{1,4}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True))
 _UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
@@ -53,7 +59,7 @@ _RELATIVE = re.compile(
     rf"(?:(?P<ahead>dans|d'ici)\s+|(?P<ago>il y a)\s+|(?P<sign>[+-])\s*|j\s*(?P<jsign>[+-])\s*)"
     rf"(?P<n>{_NUMBER})\s*(?P<unit>{_UNIT})?")
 _TIME = r"(?:(?P<h>\d{1,2})\s*(?:h|heures?)\s*(?P<m>\d{1,2})?|(?P<h2>\d{1,2}):(?P<m2>\d{2})" \
-        r"|(?P<noon>midi|minuit))"
+        r"|(?P<noon>midi|minuit|matin|apres-midi|apres midi|aprem|soir))"
 _TIME_LAST = re.compile(rf"(?:^|(?<=[\s,]))(?:(?:a|vers|pour)\s+)?{_TIME}$")
 _TIME_FIRST = re.compile(rf"^{_TIME}(?=[\s,]|$)")
 _NUMERIC = re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?")
@@ -227,7 +233,7 @@ def _normal(text: str) -> str:
 def _strip_words(rest: str) -> str:
     rest = rest.strip(" ,;")
     rest = re.sub(r"^(?:(?:le|au|du|a partir du|a compter du|jusqu'au)\s+|l')", "", rest)
-    rest = re.sub(r"\s+(?:a|vers|pour)$", "", rest)
+    rest = re.sub(r"(?:^|\s+)(?:a|vers|pour)$", "", rest)
     return rest.strip(" ,;")
 
 
@@ -260,7 +266,7 @@ def _split_time(phrase: str) -> tuple[time | None, str]:
 
 def _time_of(found: re.Match[str]) -> time:
     if found["noon"]:
-        return time(12, 0) if found["noon"] == "midi" else time(0, 0)
+        return _SAID_HOURS[found["noon"]]
     hour = int(found["h"] if found["h"] is not None else found["h2"])
     minute_text = found["m"] if found["h"] is not None else found["m2"]
     minute = int(minute_text) if minute_text else 0

@@ -77,6 +77,10 @@ def refused(text: str, **kwargs: object) -> str:
     ("16h", datetime(2026, 12, 7, 16, 0)),
     ("10:00", datetime(2026, 12, 8, 10, 0)),
     ("midi", datetime(2026, 12, 8, 12, 0)),
+    ("demain matin", datetime(2026, 12, 8, 9, 0)),
+    ("lundi après-midi", datetime(2026, 12, 14, 14, 0)),
+    ("ce soir", datetime(2026, 12, 7, 18, 0)),
+    ("vers 17h", datetime(2026, 12, 7, 17, 0)),
     ("dans 2 heures", datetime(2026, 12, 7, 17, 20)),
     ("dans une heure", datetime(2026, 12, 7, 16, 20)),
     ("+30 min", datetime(2026, 12, 7, 15, 50)),
@@ -100,6 +104,8 @@ def test_moments_ahead(text: str, expected: datetime) -> None:
     ("lundi 10h", datetime(2026, 11, 30, 10, 0)),  # the last Monday
     ("05/01 9h", datetime(2026, 1, 5, 9, 0)),
     ("il y a 2 heures", datetime(2026, 12, 7, 13, 20)),
+    ("ce matin", datetime(2026, 12, 7, 9, 0)),
+    ("hier soir", datetime(2026, 12, 6, 18, 0)),
 ])
 def test_moments_behind(text: str, expected: datetime) -> None:
     assert at(text, lean="past", default=None) == expected
