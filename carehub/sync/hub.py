@@ -102,7 +102,7 @@ def connection_error(address: HubAddress, exc: BaseException) -> HubError:
 
 
 def hub_head() -> str:
-    from carehub.sync.hub_admin import hub_script
+    from carehub.sync.hub_schema import hub_script  # alembic loads when a hub is checked
 
     head = hub_script().get_current_head()
     assert head is not None

@@ -12,27 +12,16 @@ from typing import Any
 
 import psycopg
 from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from carehub.paths import migrations_dir
 from carehub.sync.hub import SEQ_LOCK, HubError, connect, parse_hub_url
+from carehub.sync.hub_schema import hub_config as _config
+from carehub.sync.hub_schema import hub_script
 
 MEMBER_ROLE = "carehub_member"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,62}$")
-
-
-def _config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir() / "hub"))
-    return config
-
-
-def hub_script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
 
 
 def migrate_hub(url: str, *, password: str | None = None) -> str:

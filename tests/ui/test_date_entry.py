@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.ui import grab
-from ui.date_entry import DateEntry, DateTimeEntry
+from ui.widgets.date_entry import DateEntry, DateTimeEntry
 
 NOW = datetime(2026, 12, 7, 15, 20)  # a Monday afternoon: the app's clock in these tests
 PAST = "Cette heure est passée : choisissez une heure de rappel à venir."

@@ -20,9 +20,9 @@ from carehub.db import Database
 from carehub.sync.outbox import pending_count
 from tests.ui import add_patients
 from ui.caseload.patient_dialog import PatientDialog
-from ui.caseload.table_model import COL_NAME
 from ui.i18n import install_translators
 from ui.main_window import MainWindow
+from ui.widgets.patient_table import COL_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 

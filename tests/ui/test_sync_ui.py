@@ -287,7 +287,7 @@ def test_export_to_the_shared_record_marks_the_actions_exported(
         record_action(session, patient_ref=patient_id, action_type="referral", actor="alice",
                       practitioner_id="810003456786", practitioner_name="Dr Anne Leroy")
     with fhir_server() as (endpoint, store):
-        dialog = sync_ui.open_fhir_export(window, window.sync_ctl)
+        dialog = sync_ui.open_fhir_export(window.ctx, window.sync_ctl)
         assert isinstance(dialog, FhirExportDialog)
         qtbot.keyClicks(dialog.endpoint_field, "ftp://nowhere")
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
@@ -313,7 +313,7 @@ def test_export_to_the_shared_record_marks_the_actions_exported(
         qtbot.waitUntil(lambda: dialog.result_label.text() == "Rien de nouveau à exporter.")
         assert len(store.resources) == 1
         dialog.close()
-    again = sync_ui.open_fhir_export(window, window.sync_ctl)
+    again = sync_ui.open_fhir_export(window.ctx, window.sync_ctl)
     assert isinstance(again, FhirExportDialog)
     qtbot.waitUntil(lambda: again.endpoint_field.text() == endpoint)  # remembered
     again.close()

@@ -1,1 +1,1 @@
-"""The caseload screen: the patient table, the patient panel and timeline, the patient forms."""
+"""The caseload screen: the patient form, the patient's actions and the action form."""

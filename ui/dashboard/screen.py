@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent, QTextDocument
@@ -45,6 +45,7 @@ from carehub.workload.service import (
     weekly_start,
     workload,
 )
+from ui.context import AppContext
 from ui.dashboard.charts import (
     BLUE,
     GREY,
@@ -57,15 +58,12 @@ from ui.dashboard.charts import (
     Series,
     paint_chart,
 )
-from ui.date_entry import DateEntry
 from ui.formatting import format_date, french_csv
 from ui.paper import FONT_FAMILY, a4_layout, pdf_writer, text_document
 from ui.rows_model import RowsModel
 from ui.tables import row_table
+from ui.widgets.date_entry import DateEntry
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 FRAGILITY_NAMES = {"0": "Robuste", "1": "Pré-fragile", "2": "Fragile", "3": "Très fragile",
                    "unknown": "Non évalué"}
@@ -536,15 +534,14 @@ class Dashboard(QWidget):
         self.exported.emit(str(path))
 
 
-def install_dashboard(window: MainWindow) -> Dashboard:
-    """The supervisor's page of the main window (Affichage menu, Ctrl+4), and the job
-    evaluating the day's coverage before anyone opens it."""
-    page = Dashboard(window.worker, user=window.user)
-    action = window.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
+def install_dashboard(ctx: AppContext) -> Dashboard:
+    """The supervisor's page (Affichage menu, Ctrl+4), and the job evaluating the day's
+    coverage before anyone opens it."""
+    page = Dashboard(ctx.worker, user=ctx.user)
+    action = ctx.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
     action.setToolTip(page.tr("Tableau de bord (Ctrl+4)"))
-    window.scheduler.on(COVERAGE_JOB, page.warm_coverage)
-    window.scheduler.daily(COVERAGE_JOB, hour=COVERAGE_HOUR, minute=COVERAGE_MINUTE)
+    ctx.scheduler.on(COVERAGE_JOB, page.warm_coverage)
+    ctx.scheduler.daily(COVERAGE_JOB, hour=COVERAGE_HOUR, minute=COVERAGE_MINUTE)
     # At start-up, once the day's list has loaded: the worker is the app's only writer.
-    window.scheduler.once(f"{COVERAGE_JOB}:startup",
-                          at=datetime.now().astimezone() + COVERAGE_STARTUP_DELAY)
+    ctx.scheduler.once(f"{COVERAGE_JOB}:startup", at=ctx.now() + COVERAGE_STARTUP_DELAY)
     return page  # reads its figures when first shown

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from carehub.coordination.services import ActionRow
 from carehub.prevention.services import CallListItem
-from ui.caseload.patient_panel import MUTED, Section, format_ins
 from ui.formatting import age_text, esc, format_date, phone_link
 from ui.my_day.texts import (
     channel_text,
@@ -42,6 +41,7 @@ from ui.my_day.texts import (
     textable_phones,
     tr,
 )
+from ui.widgets.patient_panel import MUTED, Section, format_ins
 
 ESCALATION_STYLE = ("QLabel { background: #fff4e5; color: #7c2d12; border: 1px solid #f5c28b;"
                     " border-radius: 6px; padding: 6px 10px; font-weight: bold; }")

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 
 from carehub.dates import Lean, add_months
 from carehub.prevention.services import CallListItem
-from ui.caseload.patient_panel import MUTED
-from ui.date_entry import DateEntry, DateTimeEntry, naive_local
 from ui.my_day.texts import tr
+from ui.widgets.date_entry import DateEntry, DateTimeEntry, naive_local
+from ui.widgets.patient_panel import MUTED
 
 # key, outcome, label: the one-key outcomes, in the order of the keys.
 OUTCOMES = (("1", "reached", "Joint(e)"), ("2", "no_answer", "Pas de réponse"),
