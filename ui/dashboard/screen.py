@@ -59,7 +59,14 @@ from ui.dashboard.charts import (
     paint_chart,
 )
 from ui.formatting import format_date, french_csv
-from ui.paper import FONT_FAMILY, a4_layout, pdf_writer, text_document
+from ui.paper import (
+    FONT_FAMILY,
+    NO_BREAK_HYPHEN,
+    a4_layout,
+    keep_whole,
+    pdf_writer,
+    text_document,
+)
 from ui.rows_model import RowsModel
 from ui.tables import row_table
 from ui.widgets.date_entry import DateEntry
@@ -228,13 +235,17 @@ def csv_bytes(found: Workload) -> bytes:
 
 
 def tables_html(found: Workload) -> str:
+    """The report's tables: headers wrap between their words only, a figure, a duration
+    ("12 min 05"), a share ("67 %") or a date is never broken."""
     e = html.escape
 
     def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-        head = "".join(f"<th align='{'left' if i == 0 else 'right'}'>{e(h)}</th>"
+        head = "".join(f"<th align='{'left' if i == 0 else 'right'}'>"
+                       f"{e(h).replace('-', NO_BREAK_HYPHEN)}</th>"  # Pré-fragiles whole
                        for i, h in enumerate(headers))
         body = "".join("<tr>" + "".join(
-            f"<td align='{'left' if i == 0 else 'right'}'>{e(c)}</td>"
+            f"<td align='{'left' if i == 0 else 'right'}'>"
+            f"{e(c) if i == 0 else keep_whole(c)}</td>"
             for i, c in enumerate(row)) + "</tr>" for row in rows)
         return ("<table width='100%' cellspacing='0' cellpadding='4' border='1' "
                 "style='border-collapse: collapse; border-color: #999'>"
