@@ -16,7 +16,6 @@ from pathlib import Path
 
 from bench_workload import populate
 from prevention_common import AS_OF
-from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QApplication
 
 from carehub.caseload.demo import generate_demo
@@ -50,7 +49,7 @@ def main() -> None:
     page.resize(1360, 1040)
     page.show()  # reads the figures
     first = AS_OF - timedelta(days=90)
-    page.from_edit.setDate(QDate(first.year, first.month, first.day))
+    page.from_edit.set_value(first)
     while page.found is None or page.found.date_from != first or worker.busy:
         app.processEvents()
     app.processEvents()

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from carehub.coordination.services import list_actions, record_action
+from carehub.dates import datetime_fr
 from carehub.db import Database
 from carehub.sync.outbox import pending_count
 from tests.ui import add_patients, grab
@@ -74,7 +75,9 @@ def test_an_action_typed_in_the_panel_is_listed_as_recorded_here(
     dialog = _open_dialog(qtbot, window, Qt.Key.Key_N)
     assert dialog.windowTitle() == "Nouvelle action"
     assert dialog.type_box.hasFocus()
-    assert abs(dialog.at_field.dateTime().toPython() - datetime.now()) < timedelta(minutes=2)
+    shown = dialog.at_field.value()
+    assert shown is not None and abs(shown - datetime.now()) < timedelta(minutes=2)
+    assert dialog.at_field.preview.text() == datetime_fr(shown)  # said in full under it
     qtbot.keyClick(dialog.type_box, Qt.Key.Key_Tab)  # "Appel", the first type
     assert dialog.at_field.hasFocus()
     qtbot.keyClick(dialog.at_field, Qt.Key.Key_U, Qt.KeyboardModifier.AltModifier)  # D&urée
@@ -164,9 +167,16 @@ def test_the_form_refuses_what_makes_no_sense(qtbot: QtBot) -> None:
     assert dialog.field_error("practitioner") == ""  # the RPPS names the practitioner
 
     dialog.type_box.setCurrentIndex(dialog.type_box.findData("call"))
-    dialog.at_field.setDateTime(dialog.at_field.dateTime().addDays(2))
+    dialog.at_field.setFocus()
+    dialog.at_field.selectAll()
+    qtbot.keyClicks(dialog.at_field.line, "+2j 10h")
+    assert "dans le futur" in dialog.at_field.preview.text()  # said as it is typed
+    preview = dialog.at_field.preview  # once laid out, the message is seen whole
+    qtbot.waitUntil(lambda: preview.height() >= preview.heightForWidth(preview.width()))
+    grab(dialog, "action-dialog-future")
     assert dialog.draft() is None
     assert "dans le futur" in dialog.field_error("at")
+    assert dialog.at_field.hasFocus()
     dialog.type_box.setCurrentIndex(dialog.type_box.findData("appointment"))
     assert dialog.field_error("at") == ""  # an appointment may be booked ahead
     assert dialog.duration_box.value() == 30  # and has a length

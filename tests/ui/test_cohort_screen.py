@@ -18,10 +18,11 @@ from sqlmodel import select
 
 from carehub.cohort.compiler import months_before
 from carehub.coordination.audit import AuditEvent
+from carehub.dates import date_fr
 from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
-from tests.ui import add_patients
+from tests.ui import add_patients, grab
 from ui.cohort.criteria import CriterionRowWidget
 from ui.cohort.results import CohortResultModel, csv_bytes
 from ui.cohort.screen import CohortScreen
@@ -303,6 +304,16 @@ def test_a_result_becomes_a_call_campaign_on_the_day_s_call_list(
     qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10_000)
     assert dialog.error.text() == "Une campagne demande un nom et un libellé."
     dialog.label.insert("Contrôle de la thyroïde")
+    dialog.due.setFocus()
+    dialog.due.selectAll()
+    qtbot.keyClicks(dialog.due.line, "hier")  # a due date typed as said, but past
+    assert dialog.due.preview.text() == "Ce jour est passé : à partir d'aujourd'hui au plus tôt."
+    with qtbot.assertNotEmitted(screen.campaignCreated):
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.error.text() == "Ce jour est passé : à partir d'aujourd'hui au plus tôt."
+    dialog.due.selectAll()
+    qtbot.keyClicks(dialog.due.line, "auj")
+    assert dialog.due.preview.text() == date_fr(TODAY)
     with qtbot.waitSignal(screen.campaignCreated, timeout=10_000) as created:
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert created.args[1] == 3
@@ -340,3 +351,18 @@ def test_the_csv_keeps_the_ins_as_text_grouped_as_on_the_carte_vitale(
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][7] == "INS"
     assert rows[1][7] == "2 95 10 99 126 111 93"  # not 2.95101E+14 in a spreadsheet
+
+
+def test_since_is_typed_as_people_say_it(qtbot: QtBot, screen: CohortScreen) -> None:
+    act = _new_row(qtbot, screen, "act")
+    qtbot.keyClicks(act.codes.lineEdit(), "mammography")
+    _choose(act.window_mode, "since")
+    assert act.since.isVisibleTo(act)
+    act.since.setFocus()
+    act.since.selectAll()
+    qtbot.keyClicks(act.since.line, "mars 2025")  # a month is enough here: its first day
+    assert act.since.preview.text() == "mars 2025 (samedi 1er mars 2025)"
+    qtbot.keyClick(act.since.line, Qt.Key.Key_Return)
+    assert act.since.text() == "01/03/2025"
+    assert screen.text_field.text() == "act mammography since 2025-03-01"
+    grab(screen, "cohort_since")

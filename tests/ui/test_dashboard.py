@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDate, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter
 from pytestqt.qtbot import QtBot
 from sqlmodel import select
@@ -45,7 +45,12 @@ def dashboard(qtbot: QtBot, db: Database) -> Iterator[Dashboard]:
     with qtbot.waitSignal(page.loaded, timeout=20_000):
         page.show()  # the figures are read when the page is first shown
     qtbot.waitUntil(lambda: not worker.busy, timeout=10_000)
-    page.from_edit.setDate(QDate(2026, 11, 1))  # the default is the last 30 days
+    page.from_edit.setFocus()  # the default is the last 30 days: typed as she would
+    page.from_edit.selectAll()
+    qtbot.keyClicks(page.from_edit.line, "1/11")
+    assert page.from_edit.preview.text() == "dimanche 1er novembre 2026"
+    qtbot.keyClick(page.from_edit.line, Qt.Key.Key_Return)
+    assert page.from_edit.text() == "01/11/2026"
     qtbot.waitUntil(lambda: page.found is not None and page.found.date_from == FROM
                     and not worker.busy, timeout=20_000)
     yield page

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from pytestqt.qtbot import QtBot
 from sqlmodel import Session, col, select
@@ -18,9 +18,10 @@ from carehub.caseload.models import PatientPhone
 from carehub.caseload.services import PatientInput, create_patient
 from carehub.coordination.models import CoordinationAction
 from carehub.coordination.services import stored_utc
+from carehub.dates import add_months, date_fr, datetime_fr
 from carehub.db import Database
 from carehub.prevention.models import Reminder
-from carehub.prevention.services import plan_callback
+from carehub.prevention.services import CALLBACK, plan_callback
 from carehub.users.services import add_coverage
 from tests.ui import add_patients, grab
 from tests.ui.test_patient_panel import TelHandler as Softphone
@@ -100,6 +101,14 @@ def press_outcome(qtbot: QtBot, page: MyDayPage, digit: str) -> object:
         qtbot.keyClick(page.focusWidget() or page.table, digit)
     qtbot.waitUntil(lambda: not page.worker.busy, timeout=10_000)
     return recorded.args[0]
+
+
+def say_callback(qtbot: QtBot, page: MyDayPage, patient_id: uuid.UUID, said: str) -> None:
+    """On her line, 6 selects the call-back's date and time: what is typed replaces it."""
+    go_to(qtbot, page, patient_id)
+    qtbot.keyClick(page.table, Qt.Key.Key_6)
+    assert page.form.callback_at.hasFocus()
+    qtbot.keyClicks(page.form.callback_at.line, said)
 
 
 def actions(db: Database, patient_id: uuid.UUID) -> list[CoordinationAction]:
@@ -203,8 +212,13 @@ def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_
     qtbot.keyClick(settled.combo, Qt.Key.Key_Down)
     assert settled.settlement == "done"
     week_ago = date.today() - timedelta(days=7)
-    settled.date.setDate(week_ago)
-    qtbot.keyClick(settled.combo, Qt.Key.Key_Return)  # back to the list
+    qtbot.keyClick(settled.combo, Qt.Key.Key_Tab)  # to its date, "done" today by default
+    assert settled.date.hasFocus() and settled.date.text() == date.today().strftime("%d/%m/%Y")
+    settled.date.selectAll()
+    qtbot.keyClicks(settled.date.line, "il y a 7 jours")
+    assert settled.date.preview.text() == date_fr(week_ago)
+    qtbot.keyClick(settled.date.line, Qt.Key.Key_Return)  # back to the list
+    assert settled.date.text() == week_ago.strftime("%d/%m/%Y")
     assert page.table.hasFocus()
     qtbot.keyClick(page.table, Qt.Key.Key_N)
     assert page.form.note.hasFocus()
@@ -225,6 +239,41 @@ def test_enter_dials_then_reached_records_the_call_settles_a_reminder_and_moves_
         assert page.current_patient_id() == following.patient_id
     assert "joint(e), enregistré" in page.message_label.text()
     assert page.table.hasFocus()
+
+
+def test_a_reason_postponed_as_said_and_a_past_postponement_refused_by_the_field(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    go_to(qtbot, page, jeanne)
+    later = page.form.reason_rows[0]
+    qtbot.keyClick(page.table, Qt.Key.Key_F)
+    for _ in range(3):  # Inchangé, Fait le, Refusé, Reporté au
+        qtbot.keyClick(later.combo, Qt.Key.Key_Down)
+    assert later.settlement == "postponed"
+    qtbot.keyClick(later.combo, Qt.Key.Key_Tab)
+    assert later.date.hasFocus()
+    later.date.selectAll()
+    qtbot.keyClicks(later.date.line, "hier")
+    refusal = "Reporter à un jour à venir (demain au plus tôt)."
+    assert later.date.preview.text() == refusal
+    qtbot.keyClick(later.date.line, Qt.Key.Key_Return)  # back to the list, still said there
+    with qtbot.waitSignal(page.messageShown, timeout=5_000):
+        qtbot.keyClick(page.table, Qt.Key.Key_1)
+    assert page.message_label.text() == refusal and later.date.hasFocus()
+    assert actions(db, jeanne) == []
+    later.date.selectAll()
+    qtbot.keyClicks(later.date.line, "dans 3 mois")
+    in_three_months = add_months(date.today(), 3)
+    assert later.date.preview.text() == date_fr(in_three_months)
+    qtbot.keyClick(later.date.line, Qt.Key.Key_Return)
+    assert page.table.hasFocus()
+    press_outcome(qtbot, page, "1")
+    with db.session() as session:
+        postponed = session.get(Reminder, later.reminder_id)
+        assert postponed is not None
+        assert (postponed.state, postponed.postponed_until) == ("postponed", in_three_months)
 
 
 def test_no_answer_keeps_her_on_the_list_with_the_next_attempt(
@@ -285,12 +334,11 @@ def test_callback_key_plans_a_call_back_and_a_scheduler_job_at_its_hour(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     jeanne = patient_ids["jeanne"]
-    go_to(qtbot, page, jeanne)
-    qtbot.keyClick(page.table, Qt.Key.Key_6)
-    assert page.form.callback_at.hasFocus()
     when = (datetime.now() + timedelta(days=1)).replace(hour=15, minute=30, second=0,
                                                         microsecond=0)
-    page.form.callback_at.setDateTime(QDateTime(when))
+    # The field is selected: what she types replaces it (the tester's "09/12/2026 10:00").
+    say_callback(qtbot, page, jeanne, when.strftime("%d/%m/%Y %H:%M"))
+    assert page.form.callback_at.preview.text() == datetime_fr(when)
     with qtbot.waitSignal(page.jobs.callbacksScheduled, timeout=10_000), \
             qtbot.waitSignal(page.outcomeRecorded, timeout=10_000):
         qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
@@ -335,7 +383,7 @@ def test_an_outcome_from_the_paper_list_is_entered_with_its_real_time(
     qtbot.keyClick(page.table, Qt.Key.Key_D)
     assert page.form.deferred.isChecked() and page.form.deferred_at.hasFocus()
     real = (datetime.now() - timedelta(hours=3)).replace(second=0, microsecond=0)
-    page.form.deferred_at.setDateTime(QDateTime(real))
+    qtbot.keyClicks(page.form.deferred_at.line, real.strftime("%d/%m/%Y %Hh%M"))
     qtbot.keyClick(page.form.deferred_at, Qt.Key.Key_Return)
     press_outcome(qtbot, page, "3")
     [call] = actions(db, claire)
@@ -348,14 +396,39 @@ def test_a_callback_in_the_past_is_refused_calmly_in_the_page(
         patient_ids: dict[str, uuid.UUID]) -> None:
     page = my_day(window)
     claire = patient_ids["claire"]
-    go_to(qtbot, page, claire)
-    qtbot.keyClick(page.table, Qt.Key.Key_6)
-    page.form.callback_at.setDateTime(QDateTime(datetime.now() - timedelta(hours=1)))
+    say_callback(qtbot, page, claire, "hier 10h")
+    past = "Cette heure est passée : choisissez une heure de rappel à venir."
+    assert page.form.callback_at.preview.text() == past  # said next to the field at once
     with qtbot.waitSignal(page.messageShown, timeout=5_000):
         qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
-    assert page.message_label.text() == "Choisissez une heure de rappel à venir."
+    assert page.message_label.text() == past
+    assert page.form.callback_at.hasFocus() and page.form.callback_at.text() == "hier 10h"
+    # A date that does not exist: said the same way, nothing recorded either.
+    page.form.callback_at.selectAll()
+    qtbot.keyClicks(page.form.callback_at.line, "31/02 10h")
+    with qtbot.waitSignal(page.messageShown, timeout=5_000):
+        qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
+    assert page.message_label.text() == "Le 31/02 n'existe pas."
+    assert page.form.callback_at.preview.text() == "Le 31/02 n'existe pas."
     assert window.current_dialog is None
     assert actions(db, claire) == []
+
+
+def test_a_call_back_said_as_people_say_it_6_demain_14h_entree(
+        qtbot: QtBot, window: MainWindow, db: Database,
+        patient_ids: dict[str, uuid.UUID]) -> None:
+    page = my_day(window)
+    jeanne = patient_ids["jeanne"]
+    say_callback(qtbot, page, jeanne, "demain 14h")
+    tomorrow = (datetime.now() + timedelta(days=1)).replace(hour=14, minute=0, second=0,
+                                                            microsecond=0)
+    assert page.form.callback_at.preview.text() == datetime_fr(tomorrow)
+    with qtbot.waitSignal(page.outcomeRecorded, timeout=10_000):
+        qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
+    with db.session() as session:
+        planned = [r for r in reminders(session, jeanne) if r.reason == CALLBACK]
+    assert [stored_utc(r.planned_at) for r in planned if r.planned_at] == [
+        tomorrow.astimezone(UTC)]
 
 
 def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(

@@ -294,6 +294,13 @@ def test_export_to_the_shared_record_marks_the_actions_exported(
         qtbot.waitUntil(dialog.error_label.isVisible)
         assert dialog.error_label.text().startswith("« ftp://nowhere » n'est pas l'adresse")
         dialog.endpoint_field.setText(endpoint)
+        qtbot.keyClicks(dialog.since_field.line, "32/12")  # optional; said as it is typed
+        assert dialog.since_field.preview.text() == "Le 32/12 n'existe pas."
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        assert dialog.error_label.text() == "Le 32/12 n'existe pas."
+        assert dialog.since_field.hasFocus()
+        dialog.since_field.selectAll()
+        qtbot.keyClicks(dialog.since_field.line, "il y a 1 mois")
         with qtbot.waitSignals([dialog.exported, window.actions_ctl.actionsShown],
                                timeout=20_000):
             qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)

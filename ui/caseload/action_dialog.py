@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 from carehub.coordination.models import ACTION_TYPE_LABELS_FR, ACTION_TYPES
 from carehub.coordination.services import MAX_NOTE_LENGTH, ActionRow
 from carehub.identifiers import is_valid_rpps
+from ui.widgets.date_entry import DateTimeEntry, naive_local
 from ui.widgets.styles import BANNER_STYLE, ERROR_STYLE
 
 # Outcomes of a call or SMS, as the call workflow records them (CONTRACT-prevention.md).
@@ -47,7 +47,6 @@ NEEDS_SOMEONE = frozenset({"referral", "orientation", "appointment"})
 MAY_BE_AHEAD = frozenset({"appointment", "meeting"})  # booked or planned for later
 FUTURE_SLACK = timedelta(minutes=5)
 APPOINTMENT_MINUTES = 30
-DATETIME_FORMAT = "dd/MM/yyyy HH:mm"
 
 
 @dataclass(frozen=True)
@@ -112,9 +111,9 @@ class ActionDialog(QDialog):
         self.type_box = QComboBox()
         for action_type in ACTION_TYPES:
             self.type_box.addItem(self.tr(ACTION_TYPE_LABELS_FR[action_type]), action_type)
-        self.at_field = QDateTimeEdit()
-        self.at_field.setDisplayFormat(DATETIME_FORMAT)
-        self.at_field.setCalendarPopup(True)
+        # "hier 14h", "lundi 10h", "09/12/2026 10:00"; said in full (or why not) under it.
+        self.at_field = DateTimeEntry(lean="nearest", clock=self._current_time,
+                                      check=self._ahead_problem)
         self.duration_box = QSpinBox()
         self.duration_box.setRange(0, 24 * 60)
         self.duration_box.setSuffix(self.tr(" min"))
@@ -206,12 +205,12 @@ class ActionDialog(QDialog):
 
     def _start_values(self, earlier: ActionRow | None) -> None:
         now = self._current_time()
-        self.at_field.setDateTime(QDateTime(now.replace(second=0, microsecond=0)))
+        self.at_field.set_value(now.replace(second=0, microsecond=0))
         if earlier is None:
             self._type_changed()
             return
         self.type_box.setCurrentIndex(max(self.type_box.findData(earlier.type), 0))
-        self.at_field.setDateTime(QDateTime(earlier.at.astimezone().replace(tzinfo=None)))
+        self.at_field.set_value(naive_local(earlier.at))
         self.duration_box.setValue(round((earlier.duration_s or 0) / 60))
         self.outcome_box.setCurrentIndex(max(self.outcome_box.findData(earlier.outcome), 0))
         self.practitioner_field.setText(earlier.practitioner_name or "")
@@ -225,7 +224,8 @@ class ActionDialog(QDialog):
 
     def _connect(self) -> None:
         self.type_box.currentIndexChanged.connect(lambda _i: self._type_changed())
-        self.at_field.dateTimeChanged.connect(lambda _v: self._recheck("at"))
+        self.at_field.valueChanged.connect(lambda _v: self._recheck("at"))
+        self.at_field.line.textEdited.connect(lambda _t: self._recheck("at"))
         self.duration_box.valueChanged.connect(lambda _v: self._recheck("duration"))
         for field in (self.practitioner_field, self.organisation_field, self.rpps_field):
             field.textEdited.connect(lambda _t: self._recheck("practitioner"))
@@ -236,6 +236,7 @@ class ActionDialog(QDialog):
     def _type_changed(self) -> None:
         action_type = self.action_type()
         self.outcome_box.setEnabled(action_type in WITH_OUTCOME)
+        self.at_field.recheck()  # an appointment may be ahead, a call may not
         if action_type == "appointment" and self.duration_box.value() == 0:
             self.duration_box.setValue(APPOINTMENT_MINUTES)
         for key in ("at", "duration", "practitioner"):
@@ -253,7 +254,8 @@ class ActionDialog(QDialog):
     def _check(self, key: str) -> bool:
         problem = self._checks[key]() if key in self._checks else None
         self._errors[key].setText(problem or "")
-        self.form.setRowVisible(self._error_rows[key], bool(problem))
+        # The date and time field says its own problems under it, as it is typed.
+        self.form.setRowVisible(self._error_rows[key], bool(problem) and key != "at")
         return problem is None
 
     def field_error(self, key: str) -> str:
@@ -261,14 +263,19 @@ class ActionDialog(QDialog):
         return self._errors[key].text()
 
     def _moment(self) -> datetime:
-        return self.at_field.dateTime().toPython().astimezone()  # type: ignore[no-any-return]
+        at = self.at_field.value()
+        assert at is not None  # draft() checked it
+        return at.astimezone()
 
-    def _check_at(self) -> str | None:
-        ahead = self._moment().replace(tzinfo=None) - self._current_time()
+    def _ahead_problem(self, at: datetime) -> str | None:
+        ahead = at - self._current_time()
         if ahead > FUTURE_SLACK and self.action_type() not in MAY_BE_AHEAD:
             return self.tr("Cette action est dans le futur : seuls un rendez-vous ou une "
                            "réunion peuvent être datés à l'avance.")
         return None
+
+    def _check_at(self) -> str | None:
+        return self.at_field.error()
 
     def _check_duration(self) -> str | None:
         if self.action_type() == "appointment" and self.duration_box.value() == 0:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import cast
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -31,6 +30,8 @@ from carehub.cohort.builder import (
     Item,
     RowKind,
 )
+from carehub.dates import add_months
+from ui.widgets.date_entry import DateEntry
 
 KIND_LABELS: dict[str, str] = {
     "age": "Âge", "sex": "Sexe", "condition": "Pathologie", "medication": "Traitement",
@@ -127,10 +128,10 @@ class CriterionRowWidget(QFrame):
         self.window_unit = QComboBox()
         for unit, label in UNITS:
             self.window_unit.addItem(self.tr(label), unit)
-        self.since = QDateEdit()
-        self.since.setDisplayFormat("dd/MM/yyyy")
-        self.since.setCalendarPopup(True)
-        self.since.setDate(QDate.currentDate().addYears(-1))
+        # "depuis le 01/01/2025", "mars 2025", "il y a 6 mois": said in full on its right.
+        self.since = DateEntry(lean="past", month="start", preview_below=False)
+        self.since.setAccessibleName(self.tr("Depuis le"))
+        self.since.set_value(add_months(date.today(), -12))
         self.remove = QPushButton("✕")
         self.remove.setToolTip(self.tr("Retirer ce critère"))
         self.remove.setFixedWidth(self.remove.fontMetrics().horizontalAdvance("✕") + 18)
@@ -152,7 +153,7 @@ class CriterionRowWidget(QFrame):
         for combo in (self.sex, self.cmp, self.count_cmp, self.window_mode, self.window_unit):
             combo.currentIndexChanged.connect(self._emit)
         self.communes.textChanged.connect(self._emit)
-        self.since.dateChanged.connect(self._emit)
+        self.since.valueChanged.connect(self._emit)
         self.remove.clicked.connect(lambda: self.removeRequested.emit(self))
         self.set_row(row or CriterionRow())
 
@@ -183,7 +184,7 @@ class CriterionRowWidget(QFrame):
                 self.window_amount.setValue(row.within[0])
                 self.window_unit.setCurrentIndex(self.window_unit.findData(row.within[1]))
             if row.since:
-                self.since.setDate(QDate(row.since.year, row.since.month, row.since.day))
+                self.since.set_value(row.since)
         finally:
             self._loading = False
         self._show_fields()
@@ -191,7 +192,7 @@ class CriterionRowWidget(QFrame):
     def row(self) -> CriterionRow:
         kind = self.current_kind()
         mode = self.window_mode.currentData()
-        since = self.since.date()
+        since = self.since.last_value()
         return CriterionRow(
             kind=kind, negated=self.negated.isChecked(), codes=self.codes.currentText(),
             low=None if self.low.value() == NO_BOUND else self.low.value(),
@@ -200,7 +201,7 @@ class CriterionRowWidget(QFrame):
             count_cmp=self.count_cmp.currentData(), count_n=self.count_n.value(),
             within=(self.window_amount.value(), self.window_unit.currentData())
             if mode == "within" else None,
-            since=date(since.year(), since.month(), since.day()) if mode == "since" else None,
+            since=since if mode == "since" else None,
             communes=self.communes.text())
 
     # -- reactions

@@ -6,9 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from PySide6.QtCore import QCoreApplication, QDate, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -21,6 +20,7 @@ from sqlmodel import Session
 from carehub.caseload.services import patient_rows
 from carehub.cohort.service import run_query
 from ui.formatting import french_csv
+from ui.widgets.date_entry import DateEntry
 from ui.widgets.patient_panel import format_ins
 from ui.widgets.patient_table import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
 from ui.worker import DatabaseWorker
@@ -72,6 +72,13 @@ def csv_bytes(session: Session, *, ids: Sequence[uuid.UUID], today: date) -> byt
     return french_csv(rows)
 
 
+def _not_before_today(day: date) -> str | None:
+    if day < date.today():
+        return QCoreApplication.translate("CampaignDialog",
+                                          "Ce jour est passé : à partir d'aujourd'hui au plus tôt.")
+    return None
+
+
 class CampaignDialog(QDialog):
     """Name, reason shown on the call list and due date of a call campaign."""
 
@@ -83,9 +90,9 @@ class CampaignDialog(QDialog):
         self.name = QLineEdit(name)
         self.label = QLineEdit()
         self.label.setPlaceholderText(self.tr("ex. Rappel vaccin grippe avant l'hiver"))
-        self.due = QDateEdit(QDate.currentDate())
-        self.due.setDisplayFormat("dd/MM/yyyy")
-        self.due.setCalendarPopup(True)
+        self.due = DateEntry(lean="future", check=_not_before_today)
+        self.due.setAccessibleName(self.tr("À appeler à partir du"))
+        self.due.set_value(date.today())
         self.error = QLabel()
         self.error.setStyleSheet("color: #b00020;")
         self.error.setWordWrap(True)
@@ -107,9 +114,12 @@ class CampaignDialog(QDialog):
         (self.label if name else self.name).setFocus()
 
     def _submit(self) -> None:
-        day = self.due.date()
-        self.submitted.emit(self.name.text(), self.label.text(),
-                            date(day.year(), day.month(), day.day()))
+        day = self.due.value()
+        if day is None:
+            self.show_error(self.due.error() or "")
+            self.due.setFocus()
+            return
+        self.submitted.emit(self.name.text(), self.label.text(), day)
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)

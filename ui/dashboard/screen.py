@@ -11,15 +11,14 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QDate, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -70,6 +69,7 @@ from ui.paper import (
 )
 from ui.rows_model import RowsModel
 from ui.tables import row_table
+from ui.widgets.date_entry import DateEntry
 from ui.worker import DatabaseWorker
 
 FRAGILITY_NAMES = {"0": "Robuste", "1": "Pré-fragile", "2": "Fragile", "3": "Très fragile",
@@ -333,12 +333,16 @@ class Dashboard(QWidget):
         self.today = today or date.today()
         first, last = default_period(self.today)
 
-        self.from_edit, self.to_edit = QDateEdit(), QDateEdit()
-        for edit, day in ((self.from_edit, first), (self.to_edit, last)):
-            edit.setDisplayFormat("dd/MM/yyyy")
-            edit.setCalendarPopup(True)
-            edit.setDate(QDate(day.year, day.month, day.day))
-            edit.dateChanged.connect(lambda _d: self.reload())
+        # "01/11", "lundi dernier", "il y a 3 mois"; a month alone: "mars" to "mars".
+        self.from_edit = DateEntry(lean="past", month="start", clock=self._clock,
+                                   preview_below=False)
+        self.to_edit = DateEntry(lean="past", month="end", clock=self._clock,
+                                 preview_below=False)
+        for edit, day, name in ((self.from_edit, first, self.tr("Du")),
+                                (self.to_edit, last, self.tr("Au"))):
+            edit.setAccessibleName(name)
+            edit.set_value(day)
+            edit.valueChanged.connect(lambda _d: self.reload())
         self.team_box = QComboBox()
         self.team_box.addItem(self.tr("Toute l'équipe"), ALL_TEAM)
         self.team_box.currentIndexChanged.connect(lambda _i: self.reload())
@@ -406,6 +410,10 @@ class Dashboard(QWidget):
         layout.addWidget(scroll, 1)
         self.setFocusProxy(self.from_edit)
 
+    def _clock(self) -> datetime:
+        """The page's day (relative dates are read from it), at the hour of the machine."""
+        return datetime.combine(self.today, datetime.now().time())
+
     # -- loading
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -448,10 +456,9 @@ class Dashboard(QWidget):
 
     def query(self) -> Query:
         chosen = self.team_box.currentData()
-        first, last = self.from_edit.date(), self.to_edit.date()
-        return Query(date(first.year(), first.month(), first.day()),
-                     date(last.year(), last.month(), last.day()),
-                     (chosen,) if chosen else None)
+        first, last = self.from_edit.last_value(), self.to_edit.last_value()
+        assert first is not None and last is not None  # set at the start
+        return Query(first, last, (chosen,) if chosen else None)
 
     def reload(self) -> None:
         query, viewer, today = self.query(), self.user, self.today

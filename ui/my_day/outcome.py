@@ -8,15 +8,14 @@ the nurse dials and fills the duration each second until she edits it herself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from PySide6.QtCore import QDate, QDateTime, QElapsedTimer, QTime, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QTime, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
-    QDateTimeEdit,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -28,8 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from carehub.dates import Lean, add_months
 from carehub.prevention.services import CallListItem
 from ui.my_day.texts import tr
+from ui.widgets.date_entry import DateEntry, DateTimeEntry, naive_local
 from ui.widgets.patient_panel import MUTED
 
 # key, outcome, label: the one-key outcomes, in the order of the keys.
@@ -60,8 +61,12 @@ class OutcomeInput:
     postpone_until: dict[uuid.UUID, date] = field(default_factory=dict)
 
 
-def _aware(value: QDateTime) -> datetime:
-    return value.toPython().replace(second=0, microsecond=0).astimezone()  # type: ignore[no-any-return]
+def _aware(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0).astimezone()
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
 
 
 def default_callback(item: CallListItem | None, now: datetime) -> datetime:
@@ -81,16 +86,16 @@ def default_callback(item: CallListItem | None, now: datetime) -> datetime:
 class ReasonRow:
     """One reason's settlement: unchanged, done on a date, declined, postponed to a date."""
 
-    def __init__(self, reminder_id: uuid.UUID, label: str, today: date) -> None:
+    def __init__(self, reminder_id: uuid.UUID, label: str, today: date,
+                 clock: Callable[[], datetime] = _local_now) -> None:
         self.reminder_id = reminder_id
         self.label = QLabel(label)
         self.combo = QComboBox()
         for text, value in SETTLEMENTS:
             self.combo.addItem(tr(text), value)
         self.combo.setAccessibleName(tr("Suite pour : %1").replace("%1", label))
-        self.date = QDateEdit(QDate(today))
-        self.date.setDisplayFormat("dd/MM/yyyy")
-        self.date.setCalendarPopup(True)
+        # "Fait le 12/11", "en mars 2025", "il y a 3 semaines"; "reporté à dans 3 mois".
+        self.date = DateEntry(clock=clock)
         self.date.setAccessibleName(tr("Date pour : %1").replace("%1", label))
         self.date.setVisible(False)  # shown for "done on" and "postponed to"
         self.today = today
@@ -99,14 +104,28 @@ class ReasonRow:
     def _changed(self, _index: int) -> None:
         value = self.combo.currentData()
         self.date.setVisible(value in ("done", "postponed"))
-        if value == "done":
-            self.date.setMaximumDate(QDate(self.today))
-            self.date.setMinimumDate(QDate(self.today.year - 30, 1, 1))
-            self.date.setDate(QDate(self.today))
+        if value == "done":  # looks back; a month is enough ("mars 2025": its first day)
+            self.date.lean, self.date.month = "past", "start"
+            self.date.set_check(self._check_done)
+            self.date.set_value(self.today)
         elif value == "postponed":
-            self.date.setMaximumDate(QDate(self.today.year + 10, 12, 31))
-            self.date.setMinimumDate(QDate(self.today + timedelta(days=1)))
-            self.date.setDate(QDate(self.today + timedelta(days=POSTPONE_DAYS)))
+            self.date.lean, self.date.month = "future", None
+            self.date.set_check(self._check_postponed)
+            self.date.set_value(self.today + timedelta(days=POSTPONE_DAYS))
+
+    def _check_done(self, day: date) -> str | None:
+        if day > self.today:
+            return tr("Ce jour est à venir : un acte fait a une date passée.")
+        if day < add_months(self.today, -30 * 12):
+            return tr("Plus de 30 ans : vérifiez la date.")
+        return None
+
+    def _check_postponed(self, day: date) -> str | None:
+        if day <= self.today:
+            return tr("Reporter à un jour à venir (demain au plus tôt).")
+        if day > add_months(self.today, 10 * 12):
+            return tr("Plus de 10 ans : vérifiez la date.")
+        return None
 
     @property
     def settlement(self) -> str | None:
@@ -114,8 +133,9 @@ class ReasonRow:
         return value if isinstance(value, str) else None
 
     @property
-    def on(self) -> date:
-        return self.date.date().toPython()  # type: ignore[no-any-return]
+    def on(self) -> date | None:
+        """The date typed for "done on" / "postponed to", None while it cannot be taken."""
+        return self.date.value()
 
     def widgets(self) -> tuple[QWidget, QWidget, QWidget]:
         return self.label, self.combo, self.date
@@ -130,8 +150,10 @@ class OutcomeForm(QFrame):
     referralRequested = Signal()  # "Orienter vers…"
     declaredRequested = Signal()  # "Déjà fait ailleurs…" (acts done outside CareHub)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *,
+                 clock: Callable[[], datetime] = _local_now) -> None:
         super().__init__(parent)
+        self.clock = clock  # the page's: the dates typed are read from it
         self.setObjectName("outcome")
         self.setStyleSheet(BOX_STYLE)
         self.reason_rows: list[ReasonRow] = []
@@ -183,8 +205,10 @@ class OutcomeForm(QFrame):
         self.note = QLineEdit()
         self.note.setPlaceholderText(tr("Note (N) : ce qui a été dit, ce qui est convenu…"))
         self.note.setClearButtonEnabled(True)
-        self.callback_at = self._datetime_edit(tr("Date et heure du rappel"))
-        self.appointment_at = self._datetime_edit(tr("Date et heure du rendez-vous"))
+        self.callback_at = self._datetime_edit(tr("Date et heure du rappel"), lean="future")
+        self.callback_at.set_check(self._check_callback)
+        self.appointment_at = self._datetime_edit(tr("Date et heure du rendez-vous"),
+                                                  lean="future")
         self.appointment_button = QPushButton(tr("Rendez-vous pris (R)"))
         self.appointment_button.clicked.connect(self.appointmentRequested)
         self.referral_button = QPushButton(tr("Orienter… (O)"))
@@ -198,7 +222,9 @@ class OutcomeForm(QFrame):
         self.deferred = QCheckBox(tr("Saisie après coup (D) :"))
         self.deferred.setToolTip(tr("Pour reporter la liste papier : l'heure réelle de "
                                     "l'appel"))
-        self.deferred_at = self._datetime_edit(tr("Heure réelle de l'appel"))
+        self.deferred_at = self._datetime_edit(tr("Heure réelle de l'appel"), lean="past",
+                                               default_time=None)
+        self.deferred_at.set_check(self._check_deferred)
         self.deferred_at.setEnabled(False)
         self.deferred.toggled.connect(self.deferred_at.setEnabled)
 
@@ -236,12 +262,36 @@ class OutcomeForm(QFrame):
         layout.addWidget(self.reasons_title)
         layout.addLayout(self.reasons_grid)
 
-    def _datetime_edit(self, name: str) -> QDateTimeEdit:
-        edit = QDateTimeEdit()
-        edit.setDisplayFormat("dd/MM/yyyy HH:mm")
-        edit.setCalendarPopup(True)
+    def _datetime_edit(self, name: str, *, lean: Lean,
+                       default_time: time | None = DAY_START) -> DateTimeEntry:
+        edit = DateTimeEntry(lean=lean, default_time=default_time, clock=self.clock)
         edit.setAccessibleName(name)
         return edit
+
+    def _check_callback(self, at: datetime) -> str | None:
+        if at <= naive_local(self.clock()):
+            return tr("Cette heure est passée : choisissez une heure de rappel à venir.")
+        return None
+
+    def _check_deferred(self, at: datetime) -> str | None:
+        if at > naive_local(self.clock()):
+            return tr("L'heure de l'appel ne peut pas être dans le futur.")
+        return None
+
+    def date_problem(self, outcome: str) -> tuple[QWidget, str] | None:
+        """The first date field this outcome needs that cannot be taken, and why."""
+        fields: list[DateEntry | DateTimeEntry] = []
+        if outcome == "callback":
+            fields.append(self.callback_at)
+        if self.deferred.isChecked():
+            fields.append(self.deferred_at)
+        fields += [row.date for row in self.reason_rows
+                   if row.settlement in ("done", "postponed")]
+        for entry in fields:
+            problem = entry.error()
+            if problem:
+                return entry, problem
+        return None
 
     # -- one patient after the other ------------------------------------------------------
 
@@ -252,13 +302,15 @@ class OutcomeForm(QFrame):
         self._set_duration(0)
         self.note.clear()
         self.channel.setCurrentIndex(1 if item is not None and item.channel == "sms" else 0)
-        self.callback_at.setDateTime(QDateTime(default_callback(item, now).replace(tzinfo=None)))
+        # A day said without an hour ("demain", "lundi"): the start of the patient's hours.
+        self.callback_at.default_time = (item.call_after if item and item.call_after
+                                         else DAY_START)
+        self.callback_at.set_value(naive_local(default_callback(item, now)))
         tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-        self.appointment_at.setDateTime(QDateTime(tomorrow.replace(tzinfo=None)))
-        self.deferred_at.setMaximumDateTime(QDateTime(now.replace(tzinfo=None)))
+        self.appointment_at.set_value(naive_local(tomorrow))
         if not self.deferred.isChecked():
-            self.deferred_at.setDateTime(QDateTime(now.replace(second=0, microsecond=0,
-                                                               tzinfo=None)))
+            self.deferred_at.set_value(naive_local(now.replace(second=0, microsecond=0)))
+        self.deferred_at.recheck()
         self._set_reasons(item, now.date())
         self.setEnabled(item is not None)
 
@@ -269,7 +321,7 @@ class OutcomeForm(QFrame):
                 widget.deleteLater()
         self.reason_rows = []
         for index, reason in enumerate(item.reasons if item else ()):
-            row = ReasonRow(reason.reminder_id, reason.label_fr, today)
+            row = ReasonRow(reason.reminder_id, reason.label_fr, today, self.clock)
             line, half = divmod(index, 2)  # two reasons a line: the card keeps its room
             for column, widget in enumerate(row.widgets()):
                 self.reasons_grid.addWidget(widget, line, half * 3 + column)
@@ -319,21 +371,25 @@ class OutcomeForm(QFrame):
         done: dict[uuid.UUID, date] = {}
         postponed: dict[uuid.UUID, date] = {}
         declined: list[uuid.UUID] = []
-        for row in self.reason_rows:
-            if row.settlement == "done":
+        for row in self.reason_rows:  # date_problem() said every date can be taken
+            if row.settlement == "done" and row.on is not None:
                 done[row.reminder_id] = row.on
-            elif row.settlement == "postponed":
+            elif row.settlement == "postponed" and row.on is not None:
                 postponed[row.reminder_id] = row.on
             elif row.settlement == "declined":
                 declined.append(row.reminder_id)
         if outcome == "refused" and not (done or postponed or declined):
             declined = [row.reminder_id for row in self.reason_rows]  # refuses them all
+        deferred_at = self.deferred_at.value() if self.deferred.isChecked() else None
+        callback_at = self.callback_at.value() if outcome == "callback" else None
         return OutcomeInput(
             outcome=outcome, channel=str(self.channel.currentData()),
             note=self.note.text().strip() or None, duration_s=self.duration_s(),
-            at=_aware(self.deferred_at.dateTime()) if self.deferred.isChecked() else None,
-            callback_at=_aware(self.callback_at.dateTime()) if outcome == "callback" else None,
+            at=_aware(deferred_at) if deferred_at is not None else None,
+            callback_at=_aware(callback_at) if callback_at is not None else None,
             done=done, declined=tuple(declined), postpone_until=postponed)
 
-    def appointment_time(self) -> datetime:
-        return _aware(self.appointment_at.dateTime())
+    def appointment_time(self) -> datetime | None:
+        """The appointment's date and time as typed, None while it cannot be taken."""
+        at = self.appointment_at.value()
+        return _aware(at) if at is not None else None

@@ -217,7 +217,7 @@ class MyDayPage(QWidget):
 
         self.card = PatientCard(sender=self.user)
         self.card.phoneActivated.connect(self.dial)
-        self.form = OutcomeForm()
+        self.form = OutcomeForm(clock=self.now)
         self.form.outcomeChosen.connect(self.record_outcome)
         self.form.dialRequested.connect(lambda: self.dial())
         self.form.appointmentRequested.connect(self.record_appointment)
@@ -521,7 +521,7 @@ class MyDayPage(QWidget):
 
     def key_outcome(self, outcome: str) -> None:
         """A key 1–6: 6 goes to the call-back's date and time first (Entrée records)."""
-        if outcome == "callback" and self.focusWidget() is not self.form.callback_at:
+        if outcome == "callback" and not self.form.callback_at.hasFocus():
             self._focus(self.form.callback_at)
             return
         self.record_outcome(outcome)
@@ -532,6 +532,12 @@ class MyDayPage(QWidget):
             return
         if self._recording:
             self.show_message(tr("Enregistrement en cours…"))
+            return
+        problem = self.form.date_problem(outcome)
+        if problem is not None:  # said under the field too; nothing is recorded
+            field, message = problem
+            self.show_message(message, error=True)
+            self._focus(field)
             return
         entered = self.form.collect(outcome)
         if entered.at is not None and entered.at > self.now():
@@ -597,6 +603,10 @@ class MyDayPage(QWidget):
         if item is None or self._recording:
             return
         at = self.form.appointment_time()
+        if at is None:
+            self.show_message(self.form.appointment_at.error() or "", error=True)
+            self._focus(self.form.appointment_at)
+            return
         when = (tr("Rendez-vous le %1 à %2").replace("%1", at.strftime("%d/%m/%Y"))
                 .replace("%2", at.strftime("%H:%M")))
         note = self.form.note.text().strip()
@@ -721,9 +731,9 @@ class MyDayPage(QWidget):
         if event.key() == Qt.Key.Key_Escape:
             self.back_to_list()
         elif event.key() in _ENTER_KEYS:
-            if focused is self.form.callback_at:
+            if self.form.callback_at.hasFocus():
                 self.record_outcome("callback")
-            elif focused is self.form.appointment_at:
+            elif self.form.appointment_at.hasFocus():
                 self.record_appointment()
             elif focused is self.table or focused is self:
                 self.dial()

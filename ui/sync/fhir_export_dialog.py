@@ -27,7 +27,7 @@ from carehub.errors import CareHubError
 from carehub.sync.fhir_export import ExportResult, PushResult, build_export, mark_pushed
 from carehub.sync.settings import fhir_endpoint, save_fhir_endpoint
 from ui.context import AppContext
-from ui.formatting import parse_date_fr
+from ui.widgets.date_entry import DateEntry
 from ui.widgets.styles import BANNER_STYLE
 
 
@@ -50,9 +50,11 @@ class FhirExportDialog(QDialog):
         self.setWindowTitle(self.tr("Exporter vers le dossier partagé"))
         self.endpoint_field = QLineEdit()
         self.endpoint_field.setPlaceholderText("https://plateforme.exemple.fr/fhir")
-        self.since_field = QLineEdit()
-        self.since_field.setPlaceholderText(self.tr("jj/mm/aaaa (facultatif)"))
-        self.since_field.setMaxLength(10)
+        # "01/09/2026", "il y a 3 mois", "mars 2026"; empty: every action not yet sent.
+        self.since_field = DateEntry(lean="past", month="start")
+        self.since_field.optional = True
+        self.since_field.line.setPlaceholderText(self.tr("jj/mm/aaaa, il y a 3 mois… "
+                                                         "(facultatif)"))
         self.error_label = QLabel()
         self.error_label.setStyleSheet(BANNER_STYLE)
         self.error_label.setWordWrap(True)
@@ -97,11 +99,12 @@ class FhirExportDialog(QDialog):
         self.export_button.setEnabled(True)
 
     def export(self) -> None:
-        since_text = self.since_field.text().strip()
-        since = parse_date_fr(since_text) if since_text else None
-        if since_text and since is None:
-            self._fail_text(self.tr("Date invalide : saisissez jj/mm/aaaa."))
+        problem = self.since_field.error()
+        if problem:
+            self._fail_text(problem)
+            self.since_field.setFocus()
             return
+        since = self.since_field.value()
         url, actor = self.endpoint_field.text().strip(), self.ctx.user
         self.error_label.hide()
         self.result_label.setText(self.tr("Préparation de l'export…"))

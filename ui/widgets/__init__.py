@@ -1,1 +1,2 @@
-"""Widgets shared by the screens: the patients table model, the patient panel, its timeline."""
+"""Widgets shared by the screens: the patients table model, the patient panel, its timeline,
+the date fields."""
