@@ -39,7 +39,7 @@ def _model_latency(database, typed: tuple[str, ...], repeat: int) -> dict[str, f
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from ui.caseload_model import CaseloadModel, CaseloadQuery
+    from ui.widgets.patient_table import CaseloadModel, CaseloadQuery
     from ui.worker import DatabaseWorker
 
     app = QApplication.instance() or QApplication([])

@@ -1,22 +1,26 @@
 """Sync throughput: 10,000 pending actions pushed to a real PostgreSQL hub and pulled on a
-fresh workstation, beside a naive one-row-per-round-trip sync in the same run.
+fresh workstation, through the hub's functions, beside the former direct-table path and a
+naive one-row-per-round-trip sync, in the same run.
 
     PYTHONPATH=. python bench/bench_sync.py [--actions 10000] [--patients 100]
         [--baseline-actions 2000]
 
 Starts a throw-away PostgreSQL on a Unix socket (tests/hub_server.py), fills one encrypted
 workstation with N actions recorded through the real service (audited, queued), then:
-- ours: `sync` with batches of 500 (one hub transaction and one local transaction each);
-- naive: each outbox entry in its own INSERT + COMMIT at the hub and its own local UPDATE,
-  then a pull that fetches each row by id and inserts it locally one by one.
+- ours: `sync` with batches of 500 through hub_push / hub_pull (schema h0002: every entry
+  checked and merged at the hub, in its own subtransaction);
+- direct: the same `sync` over the h0001 tables (members wrote them under row-level
+  security, the merge ran on the workstation: bench/legacy_hub.py), on a copy of the
+  workstation;
+- naive: one hub_push call per outbox entry (its own hub transaction) and its own local
+  UPDATE, then hub_pull one row at a time, each applied in its own local transaction.
 The naive run uses a slice (--baseline-actions) and is reported per action, so the ratio
-holds; both hubs end with the same rows, checked.
+holds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -34,6 +38,7 @@ import psycopg  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
+from bench.legacy_hub import direct_path, grant_h0001  # noqa: E402
 from carehub.caseload.services import PatientInput, create_patient  # noqa: E402
 from carehub.coordination.models import CoordinationAction  # noqa: E402
 from carehub.coordination.services import record_action  # noqa: E402
@@ -110,22 +115,18 @@ def server_cpu(server: PgServer) -> float:
 
 
 def naive_push(database: Database, url: str, limit: int) -> int:
-    """One outbox entry per round trip: INSERT + COMMIT at the hub, then UPDATE here."""
+    """One outbox entry per round trip: one hub_push call (and commit), then UPDATE here."""
+    from carehub.sync.apply import push_entries
+    from carehub.sync.hub import push_batch
+    from carehub.sync.outbox import node_id
+
     with psycopg.connect(url, autocommit=True) as conn, database.session() as reader:
         entries = list(reader.exec(select(OutboxEntry).where(col(OutboxEntry.sent_at).is_(None))
                                    .order_by(col(OutboxEntry.seq)).limit(limit)))
+        node = node_id(reader)
         for entry in entries:
-            payload = entry.payload
-            if entry.entity == "patient":
-                conn.execute("INSERT INTO patient (id, ins, caseload, fields, clocks) VALUES "
-                             "(%s, %s, %s, %s, '{}') ON CONFLICT DO NOTHING",
-                             (entry.entity_id, payload.get("ins"), NURSE, json.dumps(payload)))
-            else:
-                conn.execute("INSERT INTO action (id, patient_id, type, at, author, payload, "
-                             "origin_entry) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                             "ON CONFLICT DO NOTHING",
-                             (entry.entity_id, payload["patient_id"], payload["type"],
-                              payload["at"], payload["author"], json.dumps(payload), entry.id))
+            outcome = push_batch(conn, push_entries(reader, [entry], node))[entry.id]
+            assert outcome.applied, outcome
             with database.transaction() as session:
                 session.execute(update(OutboxEntry).where(col(OutboxEntry.id) == entry.id)
                                 .values(sent_at=utcnow()))
@@ -133,27 +134,20 @@ def naive_push(database: Database, url: str, limit: int) -> int:
 
 
 def naive_pull(database: Database, url: str) -> int:
-    """List the ids, then fetch and store each row on its own."""
+    """hub_pull one row at a time, each row stored in its own local transaction."""
     from carehub.sync.apply import PageApplier
-    from carehub.sync.hub import Page
+    from carehub.sync.hub import pull_page
 
-    count = 0
+    count, cursor = 0, 0
     with psycopg.connect(url, autocommit=True) as conn:
-        patient_ids = [r[0] for r in conn.execute("SELECT id FROM patient ORDER BY seq")]
-        action_ids = [r[0] for r in conn.execute("SELECT id FROM action ORDER BY seq")]
-        for table, ids in (("patient", patient_ids), ("action", action_ids)):
-            for row_id in ids:
-                cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-                columns = ("id, ins, caseload, fields, clocks, seq" if table == "patient"
-                           else "id, patient_id, payload, seq")
-                row = cur.execute(f"SELECT {columns} FROM {table} WHERE id = %s",
-                                  (row_id,)).fetchone()
-                assert row is not None
-                page = Page(after=0, upto=1, **{table + "s": [row]})  # type: ignore[arg-type]
-                with database.transaction() as session:
-                    PageApplier(session, actor=NURSE, hub="naive").apply(page)
-                count += 1
-    return count
+        while True:
+            page = pull_page(conn, after=cursor, limit=1, local_patients=lambda ids: ids)
+            if page.empty:
+                return count
+            with database.transaction() as session:
+                PageApplier(session, actor=NURSE, hub="naive").apply(page)
+            count += len(page.patients) + len(page.actions)
+            cursor = page.upto
 
 
 def main() -> None:
@@ -165,15 +159,31 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="carehub-bench-sync-"))
     server = PgServer().start()
     try:
-        for name in ("hub_ours", "hub_naive"):
+        for name in ("hub_ours", "hub_naive", "hub_direct"):
             server.execute(f"CREATE DATABASE {name}")
-            migrate_hub(server.url("postgres", name))
-            add_member(server.url("postgres", name), user=NURSE, follows=[NURSE])
+            if name == "hub_direct":
+                migrate_hub(server.url("postgres", name), revision="h0001")
+                grant_h0001(server.url("postgres", name), NURSE)
+            else:
+                migrate_hub(server.url("postgres", name))
+                add_member(server.url("postgres", name), user=NURSE, follows=[NURSE])
         print(f"sync benchmark: {args.actions} actions over {args.patients} patients")
         source, key_file = workstation(folder, "source")
         fill(source, args.patients, args.actions)
         naive_ws = copy_workstation(source, key_file, folder / "naive")
+        direct_ws = copy_workstation(source, key_file, folder / "direct")
         pending = args.actions + args.patients
+
+        with direct_path():
+            started = time.perf_counter()
+            report = sync(direct_ws, hub_url=server.url(NURSE, "hub_direct"), user=NURSE,
+                          pull=False)
+            direct_push_s = time.perf_counter() - started
+            assert report.pushed == pending, report
+            direct_fresh, _ = workstation(folder, "direct-fresh")
+            started = time.perf_counter()
+            sync(direct_fresh, hub_url=server.url(NURSE, "hub_direct"), user=NURSE)
+            direct_pull_s = time.perf_counter() - started
 
         started, cpu, hub_cpu = time.perf_counter(), time.process_time(), server_cpu(server)
         report = sync(source, hub_url=server.url(NURSE, "hub_ours"), user=NURSE, pull=False)
@@ -207,22 +217,31 @@ def main() -> None:
         naive_pull_total = naive_pull_s / naive_pulled * pending
         rows: list[tuple[Any, ...]] = [
             ("push", f"{push_s:.2f} s ({rate(pending, push_s)})",
+             f"{direct_push_s:.2f} s ({rate(pending, direct_push_s)})",
              f"{naive_push_total:.1f} s ({rate(naive_count, naive_push_s)}, "
              f"measured on {naive_count})", f"{naive_push_total / push_s:.0f}x"),
             ("pull on a fresh workstation", f"{pull_s:.2f} s ({rate(pending, pull_s)})",
+             f"{direct_pull_s:.2f} s ({rate(pending, direct_pull_s)})",
              f"{naive_pull_total:.1f} s ({rate(naive_pulled, naive_pull_s)}, "
              f"measured on {naive_pulled})", f"{naive_pull_total / pull_s:.0f}x"),
         ]
-        print(f"\n{'what':30} | {'ours, batches of 500':32} | {'naive, one row per round trip':50} "
-              "| ratio")
+        print(f"\n{'what':28} | {'ours: hub functions':28} | {'former direct tables':28} | "
+              f"{'naive, one row per round trip':46} | naive/ours")
         for row in rows:
-            print(f"{row[0]:30} | {row[1]:32} | {row[2]:50} | {row[3]}")
+            print(f"{row[0]:28} | {row[1]:28} | {row[2]:28} | {row[3]:46} | {row[4]}")
         print(f"\nCPU time, ours: push {push_cpu:.2f} s workstation + {push_hub_cpu:.2f} s hub, "
               f"pull {pull_cpu:.2f} s workstation + {pull_hub_cpu:.2f} s hub "
               f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"target: push of 10,000 pending actions < 5 s -> "
               f"{'met' if push_s < 5 and args.actions >= 10_000 else 'see figure'}")
-        for database in (source, naive_ws, fresh, naive_fresh):
+        met = "yes" if push_s < 5 else "no"
+        print(f"FIGURE sync push {args.actions} actions (hub functions) | {push_s:.2f} s | "
+              f"{direct_push_s:.2f} s direct tables, {naive_push_total:.1f} s naive | "
+              f"< 5 s | {met if args.actions >= 10_000 else '-'}")
+        print(f"FIGURE sync pull {args.actions} actions on a fresh workstation (hub functions) | "
+              f"{pull_s:.2f} s | {direct_pull_s:.2f} s direct tables, {naive_pull_total:.1f} s "
+              "naive | - | -")
+        for database in (source, naive_ws, fresh, naive_fresh, direct_ws, direct_fresh):
             database.close()
     finally:
         server.stop()

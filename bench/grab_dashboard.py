@@ -24,7 +24,7 @@ from carehub.db import create_database
 from carehub.directory.communes import ensure_communes
 from carehub.keystore import KeyFileStore
 from carehub.users.services import ensure_user
-from ui.dashboard import Dashboard
+from ui.dashboard.screen import Dashboard
 from ui.worker import DatabaseWorker
 
 TEAM = [("cmartin", "Claire Martin"), ("nbernard", "Nadia Bernard"),

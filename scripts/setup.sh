@@ -23,6 +23,8 @@ WINDOW_PACKAGES=(xvfb xauth libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keys
                  libxkbcommon-x11-0)
 # The team-hub tests start a throw-away PostgreSQL server on a Unix socket.
 SERVER_PACKAGES=(postgresql)
+# The printing tests read every PDF back as text (pdftotext) and as a picture (pdftoppm).
+PRINT_PACKAGES=(poppler-utils)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -80,7 +82,8 @@ apt_install() {
 }
 
 install_system_packages() {
-    local wanted=("${QT_PACKAGES[@]}" "${WINDOW_PACKAGES[@]}" "${SERVER_PACKAGES[@]}")
+    local wanted=("${QT_PACKAGES[@]}" "${WINDOW_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"
+                  "${PRINT_PACKAGES[@]}")
     local python
     if ! python="$(pick_python)"; then
         # Ubuntu 22.04's python3 is 3.10; its archive also has python3.11.

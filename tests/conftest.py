@@ -22,7 +22,7 @@ from sqlalchemy import text
 from carehub.db import Database, create_database, open_database
 from carehub.directory.communes import ensure_communes
 from carehub.keystore import KeyFileStore, key_store
-from carehub.sync.hub_admin import add_member, migrate_hub
+from carehub.sync.hub_admin import add_member, lock_database, migrate_hub
 from tests.hub_server import PgServer
 
 
@@ -119,6 +119,7 @@ def hub(pg_server: PgServer, hub_template: str) -> Iterator[Hub]:
     """A fresh hub database for this test (a copy of the migrated template)."""
     name = f"hub_{os.getpid()}_{next(_hub_numbers)}"
     pg_server.execute(f"CREATE DATABASE {name} TEMPLATE {hub_template}")
+    lock_database(pg_server.url("postgres", name))  # a copy does not carry the database's ACL
     yield Hub(pg_server, name)
     pg_server.execute(f"DROP DATABASE {name} WITH (FORCE)")
 

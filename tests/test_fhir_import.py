@@ -302,6 +302,79 @@ def test_an_invalid_fact_resource_names_its_field(db: Database) -> None:
     assert_refused(db, bundle, "entry 11 (Observation", "field effectiveDateTime")
 
 
+# --- control characters: refused where they would poison the hub, tabs cleaned -----------
+
+@pytest.mark.parametrize(("character", "named"), [
+    ("\x00", "U+0000 (NUL)"), ("\x1b", "U+001B (ESC)"), ("\x7f", "U+007F (DEL)"),
+    ("\x85", "U+0085"), ("\ud800", "lone UTF-16 surrogate U+D800"),
+])
+def test_a_control_character_in_a_name_refuses_the_bundle_naming_entry_and_field(
+        db: Database, character: str, named: str) -> None:
+    bundle = load("practice_export.json")
+    entry_of(bundle, "pat-001")["name"][0]["family"] = f"Santo{character}ni"
+    error = assert_refused(db, bundle, "entry 3 (Patient", "field name[0].family", named,
+                           "character 6 of the text", "Nothing was imported")
+    assert error.message_fr.startswith("export.json : entrée 3 (Patient) : champ "
+                                       "name[0].family invalide")
+    assert "Rien n'a été importé" in error.message_fr
+
+
+def test_a_nul_in_a_fact_or_a_full_url_is_refused_too(db: Database) -> None:
+    bundle = load("practice_export.json")
+    bundle["entry"][10]["resource"]["code"]["text"] = "HbA1c\x00"
+    assert_refused(db, bundle, "entry 11 (Observation", "field code.text", "U+0000 (NUL)")
+    bundle = load("practice_export.json")
+    bundle["entry"][2]["fullUrl"] = "urn:uuid:\x00"
+    assert_refused(db, bundle, "entry 3 (Patient", "field fullUrl", "U+0000 (NUL)")
+
+
+def test_a_nul_written_as_a_json_escape_in_the_file_is_refused_on_the_cli(
+        tmp_path: Path) -> None:
+    text = PRACTICE.read_text(encoding="utf-8").replace('"Santoni"', '"Santoni\\u0000"')
+    poisoned = tmp_path / "poisoned.json"
+    poisoned.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    base = ["--db", str(tmp_path / "carehub.db"), "--user", "alice"]
+    assert runner.invoke(app, [*base, "init"]).exit_code == 0
+    result = runner.invoke(app, [*base, "import", "fhir", str(poisoned)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, InputError)
+    assert "poisoned.json: entry 3 (Patient" in result.exception.message
+    assert "field name[0].family" in result.exception.message
+    listed = runner.invoke(app, [*base, "patients", "list", "--json"])
+    assert json.loads(listed.stdout) == []
+
+
+def test_tabs_become_spaces_with_a_warning_and_line_breaks_stay(db: Database) -> None:
+    bundle = load("practice_export.json")
+    entry_of(bundle, "pat-001")["name"][0]["given"] = ["Marie\tAntoinette"]
+    entry_of(bundle, "pat-001")["address"][0]["line"][0] = "\t2 rue\x0bdu Port"
+    bundle["entry"][10]["resource"]["code"]["text"] = "HbA1c\r\n(dosage)"
+    given_before = copy.deepcopy(entry_of(bundle, "pat-001")["name"][0]["given"])
+    report = run_import(db, bundle)
+    assert report.patients_created == 3
+    assert ("Entry 3 (Patient): tabs replaced by spaces in name[0].given[0], "
+            "address[0].line[0].") in report.warnings
+    assert any(w.startswith("Entrée 3 (Patient) : tabulations remplacées")
+               for w in report.warnings_fr)
+    assert entry_of(bundle, "pat-001")["name"][0]["given"] == given_before  # not modified
+    with db.session() as session:
+        marie = patient_by_name(session, "Santoni")
+        assert marie.given_names == "Marie Antoinette"
+        assert marie.address_line == "2 rue du Port, Bâtiment B"
+        displays = {f.display for f in session.exec(select(ClinicalFact).where(
+            ClinicalFact.patient_id == marie.id))}
+    assert "HbA1c\r\n(dosage)" in displays
+
+
+def test_a_control_character_in_an_ignored_resource_does_not_refuse_the_caseload(
+        db: Database) -> None:
+    bundle = load("practice_export.json")
+    bundle["entry"][19]["resource"]["description"] = "scan\x00"
+    report = run_import(db, bundle)
+    assert (report.patients_created, report.ignored) == (3, {"DocumentReference": 1})
+
+
 @pytest.mark.parametrize(("change", "expected"), [
     ({"type": "searchset"}, "Bundle type 'searchset' is not imported"),
     ({"resourceType": "Patient"}, "not a FHIR Bundle"),

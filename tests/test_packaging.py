@@ -62,7 +62,8 @@ def test_wheel_carries_both_packages_data_and_migrations(wheel: Path) -> None:
     in_tree = {str(p.relative_to(REPO_ROOT / "migrations"))
                for p in (REPO_ROOT / "migrations" / "versions").glob("*.py")}
     assert shipped == in_tree and shipped
-    assert any(n.startswith("ui/") for n in names)
+    in_ui = {str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "ui").rglob("*.py")}
+    assert in_ui <= names  # every screen's package, not only the top of ui/
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert not [n for n in names if n.startswith(("tests/", "bench/"))]
 

@@ -24,7 +24,11 @@ def test_an_administrator_sets_up_a_hub_and_its_team_from_the_command_line(
     role = f"ines_{uuid.uuid4().hex[:6]}"
     try:
         done = runner.invoke(app, ["hub", "migrate", "--hub", admin])
-        assert done.exit_code == 0 and done.output.startswith("Hub schema at h0001")
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith("Hub schema at h0002: created: team hub schema created")
+        assert "only through hub_session/hub_push/hub_pull" in done.output
+        again = runner.invoke(app, ["hub", "migrate", "--hub", admin])
+        assert again.output.startswith("Hub schema at h0002: already up to date")
         done = runner.invoke(app, ["hub", "grant", "--hub", admin, "--user", "ines",
                                    "--role", role])
         assert done.exit_code == 0, done.output

@@ -161,7 +161,10 @@ def test_the_hub_gives_the_same_figures_but_coverage(db: Database, db_path: Path
     for nurse in ("alice", "bob"):
         hub.grant(nurse, follows=[nurse], covers=[n for n in ("alice", "bob") if n != nurse])
     hub.grant("sam", covers=["alice", "bob"])
+    # The hub signs each change with the connected member's name: each nurse's sync sends
+    # her own changes.
     run_sync(db, hub.url("alice"), "alice")
+    run_sync(db, hub.url("bob"), "bob")
     with db.session() as session:
         local = workload(session, date_from=FROM, date_to=TO, users=["alice", "bob"])
         central = hub_workload(session, hub_url=hub.url("sam"), date_from=FROM, date_to=TO,

@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = open_for_gui(args, user)
     if database is None:
         return 1
-    from ui.access import sign_in_if_needed
+    from ui.access.controller import sign_in_if_needed
 
     signed_in = sign_in_if_needed(database, user=user) if args.screenshot is None else user
     if signed_in is None:

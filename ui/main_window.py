@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -44,9 +45,18 @@ from carehub.db import Database
 from carehub.directory.models import Commune
 from carehub.errors import CareHubError
 from carehub.users.services import list_users
-from ui.access import install_access
-from ui.actions_panel import install_action_features
-from ui.caseload_model import (
+from ui.access.controller import install_access
+from ui.caseload.actions_panel import install_action_features
+from ui.caseload.patient_dialog import PatientDialog
+from ui.cohort.screen import install_cohort_screen
+from ui.context import AppContext, Menu
+from ui.dashboard.screen import install_dashboard
+from ui.directory.screen import install_directory_actions
+from ui.my_day import install_my_day
+from ui.scheduler import AppScheduler
+from ui.sync.controller import install_sync
+from ui.widgets.patient_panel import PatientPanel
+from ui.widgets.patient_table import (
     FRAGILITY_LABELS,
     HEADERS,
     CaseloadModel,
@@ -54,14 +64,6 @@ from ui.caseload_model import (
     fragility_label,
     status_label,
 )
-from ui.cohort_screen import install_cohort_screen
-from ui.dashboard import install_dashboard
-from ui.directory_screen import install_directory_actions
-from ui.my_day import install_my_day
-from ui.patient_dialog import PatientDialog
-from ui.patient_panel import PatientPanel
-from ui.scheduler import AppScheduler
-from ui.sync_ui import install_sync
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,11 @@ class MainWindow(QMainWindow):
         self.user = user
         self.worker = DatabaseWorker(database, self)
         self.scheduler = AppScheduler(self)  # screens add their timed jobs to it
+        # What the screens see of the app; this window is its shell (the Shell protocol).
+        self.ctx = AppContext(worker=self.worker, scheduler=self.scheduler, user=user,
+                              window=self, shell=self)
+        self.patientShown.connect(self.ctx.patientShown)
+        self.ctx.statusUpdated.connect(self.statusUpdated)
         self.model = CaseloadModel(self.worker, self)
         self.current_dialog: PatientDialog | None = None
         self._communes: list[tuple[str, str]] | None = None
@@ -234,7 +241,6 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         patient_menu = self.menuBar().addMenu(self.tr("&Patient"))
         patient_menu.addAction(self.edit_action)
-        self.actions_ctl = install_action_features(self, patient_menu)
         view_menu = self.menuBar().addMenu(self.tr("&Affichage"))
         self.view_menu = view_menu
         view_menu.addAction(self._action(self.tr("Patients"), ["Ctrl+1"],
@@ -242,23 +248,35 @@ class MainWindow(QMainWindow):
         self.view_menu_pages_end = view_menu.addSeparator()  # add_page() inserts above
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
-        install_directory_actions(self)
-        install_my_day(self)  # the page the app opens on (Ctrl+J)
-        self.cohort_screen = install_cohort_screen(self)
-        self.dashboard = install_dashboard(self)
+        # The window owns the menus; screens add their entries by name (AppContext).
+        self.menus: dict[Menu, QMenu] = {
+            "file": file_menu, "patient": patient_menu, "view": view_menu,
+            "directory": self.menuBar().addMenu(self.tr("A&nnuaire")),
+            "sync": self.menuBar().addMenu(self.tr("S&ynchronisation")),
+            "admin": self.menuBar().addMenu(self.tr("&Administration"))}
+        self.refresh_action.triggered.connect(lambda _c=False: self.ctx.refreshRequested.emit())
         toolbar = self.addToolBar(self.tr("Actions"))
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
+        self.toolbar = toolbar
+        self.actions_ctl = install_action_features(self.ctx, self.panel)
+        self.directory = install_directory_actions(self.ctx)
+        self.my_day = install_my_day(self.ctx)  # the page the app opens on (Ctrl+J)
+        self.cohort_screen = install_cohort_screen(self.ctx)
+        self.dashboard = install_dashboard(self.ctx)
         for action in (self.new_action, self.edit_action, self.refresh_action):
             toolbar.addAction(action)
         for action in (self.find_action, self.new_action, self.edit_action, self.refresh_action,
                        self.quit_action):
             shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{action.text()} ({shortcut})")
-        self.sync_ctl = install_sync(self)  # status bar: pending, last sync, conflicts
-        self.access_ctl = install_access(self, patient_menu)  # lock, break glass, users
+        self.sync_ctl = install_sync(self.ctx)  # status bar: pending, last sync, conflicts
+        self.access_ctl = install_access(self.ctx)  # lock, break glass, users
+        self.panel.stack.addWidget(self.access_ctl.restricted)
+        self.access_ctl.refused.connect(self._show_restricted)
         self.pending_label = self.sync_ctl.bar.pending_label
-        self.sync_ctl.synced.connect(lambda _report: self.actions_ctl.reload())
+        self.sync_ctl.synced.connect(lambda _report: self.ctx.actionsChanged.emit())
+        self.ctx.actionsChanged.connect(self.actions_ctl.reload)
 
     # -- start, refresh, close ------------------------------------------------------------
 
@@ -357,6 +375,11 @@ class MainWindow(QMainWindow):
                            on_success=lambda loaded: self._show_patient(patient_id, loaded),
                            on_error=lambda exc: self.access_ctl.load_failed(patient_id, exc))
 
+    def _show_restricted(self, _patient_id: uuid.UUID) -> None:
+        """Access to the selected patient was refused: the panel says so, nothing else."""
+        self._show_nothing()
+        self.panel.stack.setCurrentWidget(self.access_ctl.restricted)
+
     def _show_patient(self, patient_id: uuid.UUID, loaded: tuple[Any, Any]) -> None:
         if self.current_patient_id() != patient_id:
             return  # the user moved on while it loaded
@@ -454,3 +477,44 @@ class MainWindow(QMainWindow):
         message = exc.message_fr if isinstance(exc, CareHubError) else str(exc)
         log.error("database job failed: %r", exc)
         self.statusBar().showMessage(message, 10_000)
+
+    # -- the shell: what the screens ask of the window through the context (ui/context.py)
+
+    def add_action(self, menu: Menu | None, text: str, shortcuts: Sequence[str],
+                   slot: Callable[[], object]) -> QAction:
+        action = self._action(text, shortcuts, slot)
+        if menu is not None:
+            self.menus[menu].addAction(action)
+        return action
+
+    def add_menu_action(self, menu: Menu, action: QAction) -> None:
+        self.menus[menu].addAction(action)
+
+    def add_to_toolbar(self, action: QAction) -> None:
+        self.toolbar.addAction(action)
+
+    def open_on(self, page: QWidget) -> None:
+        self.pages.setCurrentWidget(page)
+
+    def bring_to_front(self) -> None:
+        self.raise_()
+        self.activateWindow()
+
+    def reload_patient(self, patient_id: uuid.UUID) -> None:
+        self._load_patient(patient_id)
+
+    def open_directory(self, *, patient_id: uuid.UUID | None = None,
+                       for_patient: bool = False) -> None:
+        self.directory.open(patient_id=patient_id, for_patient=for_patient)
+
+    def refresh_status(self) -> None:
+        self._refresh_pending()
+
+    def show_message(self, text: str, timeout_ms: int) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        self.statusBar().addPermanentWidget(widget)
+
+    def report_error(self, exc: BaseException) -> None:
+        self._report_error(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
 from carehub.caseload.models import CONSENT_KINDS, Consent, RelatedPerson
@@ -14,6 +14,7 @@ from carehub.changes import log_change
 from carehub.coordination.audit import Change
 from carehub.errors import InputError
 from carehub.phones import parse_phone
+from carehub.text import check_plain_text
 
 
 class RelatedPersonInput(BaseModel):
@@ -30,6 +31,8 @@ class RelatedPersonInput(BaseModel):
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+
+    _plain = field_validator("*", mode="before")(check_plain_text)
 
     @model_validator(mode="after")
     def _has_a_role(self) -> RelatedPersonInput:

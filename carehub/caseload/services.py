@@ -27,7 +27,7 @@ from carehub.directory.models import Commune
 from carehub.errors import InputError, NotFoundError
 from carehub.identifiers import ins_problem, normalize_ins
 from carehub.phones import parse_phone
-from carehub.text import fold
+from carehub.text import check_plain_text, fold
 from carehub.timeutil import utcnow
 from carehub.users.access import require_patient_access, visible_patients_clause
 from carehub.users.models import User
@@ -38,6 +38,8 @@ class PhoneInput(BaseModel):
     number: str
     label: str | None = None
     sms_consent: bool = False
+
+    _plain = field_validator("number", "label")(check_plain_text)
 
 
 class PatientInput(BaseModel):
@@ -76,6 +78,9 @@ class PatientInput(BaseModel):
     fragility_level: int | None = Field(default=None, ge=0, le=3)
     notes: str | None = None
     phones: list[PhoneInput] = Field(default_factory=list)
+
+    # A NUL or control character would block her changes at the hub: refused here.
+    _plain = field_validator("*", mode="before")(check_plain_text)
 
     @field_validator("ins")
     @classmethod

@@ -16,6 +16,7 @@ from carehub.changes import log_change
 from carehub.coordination.audit import Change
 from carehub.coordination.models import ACTION_TYPES, CoordinationAction
 from carehub.errors import InputError, NotFoundError
+from carehub.text import control_problem
 from carehub.timeutil import utcnow
 from carehub.users.access import require_patient_access, visible_patients_clause
 
@@ -115,6 +116,16 @@ def record_action(session: Session, *, patient_ref: str | uuid.UUID, action_type
     if duration_s is not None and duration_s < 0:
         raise InputError("An action's duration cannot be negative.",
                          "La durée d'une action ne peut pas être négative.")
+    for label, label_fr, text in (("note", "La note", note), ("outcome", "Le résultat", outcome),
+                                  ("practitioner's name", "Le nom du professionnel",
+                                   practitioner_name),
+                                  ("organisation", "L'organisme", organisation)):
+        problem = control_problem(text) if text else None
+        if problem:
+            raise InputError(f"The {label} {problem} (an invisible character, often pasted); "
+                             "remove it.",
+                             f"{label_fr} contient un caractère invisible (souvent collé) ; "
+                             "retirez-le.")
     if note is not None and len(note) > MAX_NOTE_LENGTH:
         raise InputError(f"The note is longer than {MAX_NOTE_LENGTH} characters.",
                          f"La note dépasse {MAX_NOTE_LENGTH} caractères.")

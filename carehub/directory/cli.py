@@ -1,8 +1,8 @@
 """`carehub directory ...`: import extracts, nearest practitioners, the printable list.
 
-The PDF is laid out by Qt (ui/directory_print.py), which the headless core never imports:
+The PDF is laid out by Qt (ui/directory/printout.py), which the headless core never imports:
 `directory print` prepares the list's content here and hands it as JSON to
-`python -m ui.directory_print` in a child process.
+`python -m ui.directory.printout` in a child process.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def render_pdf(document: dict[str, Any], out: Path) -> None:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     completed = subprocess.run(
-        [sys.executable, "-m", "ui.directory_print", "--out", str(out)],
+        [sys.executable, "-m", "ui.directory.printout", "--out", str(out)],
         input=json.dumps(document, ensure_ascii=False), text=True, capture_output=True,
         env=env, timeout=120, check=False)
     if completed.returncode != 0:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from carehub.caseload.services import resolve_patient
 from carehub.coordination.services import record_action
+from carehub.directory.addresses import french_address, french_name
 from carehub.directory.models import Practitioner
 from carehub.directory.proximity import (
     GENERAL_PRACTICE,
@@ -103,14 +104,42 @@ def _km(value: float) -> str:
     return f"{value:.1f}".replace(".", ",") + " km"
 
 
+def _radius(value: float) -> str:
+    """30 km, 7,5 km: the radius as asked, without a needless ",0"."""
+    return f"{value:g}".replace(".", ",") + " km"
+
+
+def _count_line(result: DirectoryResult, radius_km: float) -> str:
+    """How many the list holds, and within what distance of where."""
+    count = len(result.practitioners)
+    where = f"à moins de {_radius(radius_km)} de {result.origin.name}"
+    if count == 0:
+        return f"Aucun professionnel de santé trouvé {where}."
+    farthest = max(p.distance_km for p in result.practitioners)
+    return f"{_people(count)} {where} (le plus éloigné à {_km(farthest)})."
+
+
+def _people(count: int) -> str:
+    if count == 0:
+        return "Aucun professionnel de santé"
+    return "1 professionnel de santé" if count == 1 else f"{count} professionnels de santé"
+
+
 def printable_list(result: DirectoryResult, *, radius_km: float, today: date,
                    large_print: bool = False) -> dict[str, Any]:
-    """The printed list's content, in French, as plain data (the Qt side lays it out)."""
+    """The printed list's content, in French, as plain data (the Qt side lays it out).
+
+    Addresses and site names read as French ("3 place de l'Église, 41350 Vineuil"); the
+    directory keeps them as the extract writes them."""
     kinds = sorted({p.specialty_label or p.profession_label for p in result.practitioners})
     return {
         "title": PRINT_TITLE,
-        "subtitle": f"Autour de {result.origin.name}, à moins de {_km(radius_km)}"
+        "subtitle": f"Autour de {result.origin.name}, à moins de {_radius(radius_km)}"
                     + (f" — {', '.join(kinds)}" if 0 < len(kinds) <= 3 else ""),
+        "count": _count_line(result, radius_km),
+        # At the foot of every page: how many, within what distance.
+        "footer_count": f"{_people(len(result.practitioners))} à moins de "
+                        f"{_radius(radius_km)} de {result.origin.name}",
         "date": f"Liste établie le {today:%d/%m/%Y} d'après l'annuaire santé public.",
         "footer": "Appelez avant de vous déplacer : horaires et prise de nouveaux patients "
                   "peuvent changer.",
@@ -118,8 +147,8 @@ def printable_list(result: DirectoryResult, *, radius_km: float, today: date,
         "rows": [{
             "name": p.display_name,
             "kind": " — ".join(x for x in (p.profession_label, p.specialty_label) if x),
-            "site": p.site_name or "",
-            "address": p.address,
+            "site": french_name(p.site_name or ""),
+            "address": french_address(p.address, commune=p.commune_name),
             "phone": p.phone_display or "",
             "mssante": p.mssante or "",
             "distance": _km(p.distance_km),

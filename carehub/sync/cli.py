@@ -13,7 +13,14 @@ import typer
 
 from carehub.sync import credentials
 from carehub.sync.hub import parse_hub_url
-from carehub.sync.hub_admin import add_member, migrate_hub, revoke_member
+from carehub.sync.hub_admin import (
+    add_member,
+    list_collisions,
+    migrate_hub,
+    resolve_collisions,
+    revoke_member,
+    withdraw_caseloads,
+)
 from carehub.sync.service import sync
 
 HubOption = Annotated[str, typer.Option(
@@ -61,7 +68,7 @@ def hub_password(hub: HubOption) -> None:
 @hub_app.command("migrate")
 def hub_migrate(hub: HubOption) -> None:
     """Create or upgrade the hub's schema (as the hub's owner)."""
-    typer.echo(f"Hub schema at {migrate_hub(hub)}.")
+    typer.echo(migrate_hub(hub).summary())
 
 
 @hub_app.command("grant")
@@ -81,6 +88,18 @@ def hub_grant(
     typer.echo(f"{role or user} may sync at the hub.")
 
 
+@hub_app.command("withdraw")
+def hub_withdraw(
+    hub: HubOption,
+    role: Annotated[str, typer.Option("--role", help="Her PostgreSQL login role.")],
+    caseloads: Annotated[list[str], typer.Option(
+        "--caseload", help="A caseload she no longer follows or covers (repeat).")],
+) -> None:
+    """End a cover (or a following): her next sync no longer brings that caseload."""
+    ended = withdraw_caseloads(hub, role=role, caseloads=caseloads)
+    typer.echo(f"{role}: {ended} caseload(s) withdrawn.")
+
+
 @hub_app.command("revoke")
 def hub_revoke(
     hub: HubOption,
@@ -89,6 +108,35 @@ def hub_revoke(
     """A lost or stolen laptop: the role can no longer sync (as the hub's owner)."""
     closed = revoke_member(hub, role=role)
     typer.echo(f"{role} can no longer log in to the hub ({closed} open session(s) closed).")
+
+
+@hub_app.command("collisions")
+def hub_collisions(
+    ctx: typer.Context,
+    hub: HubOption,
+    resolve: Annotated[list[int] | None, typer.Option(
+        "--resolve", help="Mark this collision resolved (repeat).")] = None,
+    note: Annotated[str, typer.Option(
+        "--note", help="How it was resolved (with --resolve).")] = "",
+    show_all: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+) -> None:
+    """Patients pushed with an INS the hub holds in another caseload (as the hub's owner):
+    refused to the care manager who pushed them, kept here for a supervisor."""
+    if resolve:
+        by = getattr(ctx.obj, "user", None) or parse_hub_url(hub).user
+        done = resolve_collisions(hub, ids=resolve, by=str(by), note=note)
+        typer.echo(f"{done} collision(s) marked resolved.")
+        return
+    rows = list_collisions(hub, unresolved_only=not show_all)
+    if not rows:
+        typer.echo("No INS collision to resolve." if not show_all else "No INS collision.")
+        return
+    for c in rows:
+        state = (f"resolved by {c.resolved_by}: {c.resolution}" if c.resolved_at
+                 else "to resolve")
+        typer.echo(f"#{c.id} {c.at:%Y-%m-%d %H:%M} {c.hub_user} ({c.member}) pushed patient "
+                   f"{c.pushed_patient} with INS {c.ins}, held by patient {c.existing_patient}"
+                   f" in caseload {c.existing_caseload!r}: {state}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,7 @@
 """Coordination actions as a FHIR R4 Bundle for the shared record (DESIGN.md, DOMAIN.md §6).
 
 The Bundle is validated against the same `fhir.resources` R4B models the import side uses
-(carehub/caseload/fhir_import.py): R4B changed nothing in the resources written here, so a
+(carehub/caseload/fhir_import/): R4B changed nothing in the resources written here, so a
 valid R4B Bundle is a valid R4 one. It is a *transaction* Bundle whether it goes to a file or
 to an endpoint: every entry is a conditional create (`ifNoneExist: identifier=...` on the
 action's UUID), so posting the file again, by us or by any FHIR tool, creates nothing twice.

@@ -32,11 +32,16 @@ from carehub.sync.apply import (
 )
 from carehub.sync.clock import Hlc, observe
 from carehub.sync.hub import (
+    REFUSED,
     HubAddress,
     HubError,
+    HubSession,
+    Outcome,
+    PushEntry,
     check_hub,
     connect,
     connection_error,
+    not_a_member,
     parse_hub_url,
     pull_page,
     push_batch,
@@ -52,6 +57,7 @@ from carehub.sync.outbox import (
     pending_count,
     save_clock,
 )
+from carehub.sync.validate import entry_problem
 from carehub.timeutil import utcnow
 
 __all__ = ["ConflictRow", "HubError", "SyncReport", "SyncStatus", "action_delivery",
@@ -156,9 +162,9 @@ def sync(database: Database, *, hub_url: str, user: str, batch_size: int = 500,
     try:
         conn = connect(address, secret)
         try:
-            check_hub(conn, address)
+            session = check_hub(conn, address)
             if push:
-                run.push(conn)
+                run.push(conn, session)
             if pull:
                 run.pull(conn)
         finally:
@@ -166,6 +172,10 @@ def sync(database: Database, *, hub_url: str, user: str, batch_size: int = 500,
     except HubError as exc:
         _record_result(database, address.key, user, error=exc)
         raise
+    except psycopg.errors.InsufficientPrivilege as exc:
+        error = not_a_member(address)
+        _record_result(database, address.key, user, error=error)
+        raise error from exc
     except psycopg.Error as exc:
         error = connection_error(address, exc) if isinstance(exc, psycopg.OperationalError) \
             else HubError(f"The hub {address.key} refused a batch ({exc}); nothing of that "
@@ -195,21 +205,33 @@ class _Run:
             self.node = node_id(session)
             self.cursor = _hub_state(session, address.key).cursor
 
-    def push(self, conn: psycopg.Connection[Any]) -> None:
+    def push(self, conn: psycopg.Connection[Any], hub_session: HubSession) -> None:
+        """Send the changes she made (the hub signs them with her name: another user's
+        changes on this workstation wait for that user's own sync)."""
         seen: set[uuid.UUID] = set()
         while True:
             with self.database.session() as session:
                 # Plain rows, not ORM objects: a batch is read in a few milliseconds.
                 table = OutboxEntry.__table__  # type: ignore[attr-defined]
                 entries = list(session.execute(
-                    table.select().where(table.c.sent_at.is_(None), table.c.refused_at.is_(None))
+                    table.select().where(table.c.sent_at.is_(None), table.c.refused_at.is_(None),
+                                         table.c.actor == hub_session.user)
                     .order_by(table.c.seq).limit(self.batch_size)))
                 entries = [e for e in entries if e.id not in seen]
                 if not entries:
                     return
                 batch = push_entries(session, entries, self.node)
             seen.update(e.id for e in entries)
-            outcomes = push_batch(conn, batch)
+            outcomes: dict[uuid.UUID, Outcome] = {}
+            sendable = []
+            for entry in batch:
+                problem = entry_problem(entry)
+                if problem is None:
+                    sendable.append(entry)
+                else:
+                    outcomes[entry.id] = problem
+            if sendable:
+                outcomes |= self._send(conn, sendable)
             with self.database.transaction() as session:
                 _lock_for_writing(session)
                 record_outcomes(session, batch, outcomes, actor=self.user,
@@ -218,6 +240,20 @@ class _Run:
             self.refused += refused
             self.pushed += len(batch) - refused
 
+    def _send(self, conn: psycopg.Connection[Any], batch: list[PushEntry]
+              ) -> dict[uuid.UUID, Outcome]:
+        """One batch; if the hub rejects it as a whole, its halves, down to the one entry
+        it cannot take (refused with the hub's words), so the others still go."""
+        try:
+            return push_batch(conn, batch, address=self.address)
+        except psycopg.DataError as exc:
+            if len(batch) == 1:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
+                return {batch[0].id: Outcome(REFUSED, "hub_rejected",
+                                             f"The hub could not take this change ({text}).")}
+            half = len(batch) // 2
+            return self._send(conn, batch[:half]) | self._send(conn, batch[half:])
+
     def _local_patients(self, ids: set[uuid.UUID]) -> set[uuid.UUID]:
         with self.database.session() as session:
             return existing_patients(session, ids)
@@ -225,7 +261,7 @@ class _Run:
     def pull(self, conn: psycopg.Connection[Any]) -> None:
         while True:
             page = pull_page(conn, after=self.cursor, limit=self.batch_size,
-                             local_patients=self._local_patients)
+                             local_patients=self._local_patients, address=self.address)
             if page.empty:
                 break
             with self.database.transaction() as session:

@@ -16,92 +16,92 @@ Create a new encrypted database now?</translation>
     <context>
         <name>CaseloadModel</name>
         <message>
-            <location filename="../../ui/caseload_model.py" line="52" />
+            <location filename="../../ui/widgets/patient_table.py" line="52" />
             <source>Nom</source>
             <translation>Name</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="53" />
+            <location filename="../../ui/widgets/patient_table.py" line="53" />
             <source>Prénom(s)</source>
             <translation>Given name(s)</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="54" />
+            <location filename="../../ui/widgets/patient_table.py" line="54" />
             <source>Naissance</source>
             <translation>Born</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="55" />
+            <location filename="../../ui/widgets/patient_table.py" line="55" />
             <source>Âge</source>
             <translation>Age</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="56" />
+            <location filename="../../ui/widgets/patient_table.py" line="56" />
             <source>Commune</source>
             <translation>Town</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="57" />
+            <location filename="../../ui/widgets/patient_table.py" line="57" />
             <source>Téléphone</source>
             <translation>Phone</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="58" />
+            <location filename="../../ui/widgets/patient_table.py" line="58" />
             <source>INS</source>
             <translation>INS</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="59" />
+            <location filename="../../ui/widgets/patient_table.py" line="59" />
             <source>Statut</source>
             <translation>Status</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="60" />
+            <location filename="../../ui/widgets/patient_table.py" line="60" />
             <source>Fragilité</source>
             <translation>Frailty</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="61" />
+            <location filename="../../ui/widgets/patient_table.py" line="61" />
             <source>IDE coordinatrice</source>
             <translation>Care manager</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="67" />
+            <location filename="../../ui/widgets/patient_table.py" line="67" />
             <source>Suivi actif</source>
             <translation>Active</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="68" />
+            <location filename="../../ui/widgets/patient_table.py" line="68" />
             <source>En pause</source>
             <translation>Paused</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="69" />
+            <location filename="../../ui/widgets/patient_table.py" line="69" />
             <source>Clôturé</source>
             <translation>Closed</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="70" />
+            <location filename="../../ui/widgets/patient_table.py" line="70" />
             <source>Décédé</source>
             <translation>Deceased</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="73" />
+            <location filename="../../ui/widgets/patient_table.py" line="73" />
             <source>0 – robuste</source>
             <translation>0 – robust</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="74" />
+            <location filename="../../ui/widgets/patient_table.py" line="74" />
             <source>1 – pré-fragile</source>
             <translation>1 – pre-frail</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="75" />
+            <location filename="../../ui/widgets/patient_table.py" line="75" />
             <source>2 – fragile</source>
             <translation>2 – frail</translation>
         </message>
         <message>
-            <location filename="../../ui/caseload_model.py" line="76" />
+            <location filename="../../ui/widgets/patient_table.py" line="76" />
             <source>3 – très fragile</source>
             <translation>3 – very frail</translation>
         </message>

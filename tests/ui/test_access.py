@@ -18,7 +18,7 @@ from carehub.db import Database
 from carehub.users.models import User
 from carehub.users.services import add_user
 from tests.ui import add_patients, grab
-from ui.access import AccessController, LockPage, SignInDialog
+from ui.access.controller import AccessController, LockPage, SignInDialog
 from ui.main_window import MainWindow
 from ui.worker import DatabaseWorker
 

@@ -14,8 +14,8 @@ from carehub.coordination.services import list_actions, record_action
 from carehub.db import Database
 from carehub.sync.outbox import pending_count
 from tests.ui import add_patients, grab
-from ui.action_dialog import ActionDialog, idnps_of
-from ui.actions_panel import ActionLine, ActionsModel
+from ui.caseload.action_dialog import ActionDialog, idnps_of
+from ui.caseload.actions_panel import ActionLine, ActionsModel
 from ui.main_window import MainWindow
 
 RPPS = "10003456786"  # passes the Luhn check

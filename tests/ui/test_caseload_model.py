@@ -14,7 +14,7 @@ from carehub.caseload.models import Patient
 from carehub.caseload.services import search_text_for, sort_key_for
 from carehub.db import Database
 from tests.ui import add_patients
-from ui.caseload_model import PAGE_SIZE, PLACEHOLDER, CaseloadModel, CaseloadQuery
+from ui.widgets.patient_table import PAGE_SIZE, PLACEHOLDER, CaseloadModel, CaseloadQuery
 from ui.worker import DatabaseWorker
 
 

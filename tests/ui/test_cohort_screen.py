@@ -22,9 +22,9 @@ from carehub.db import Database
 from carehub.prevention.services import call_list
 from tests.cohort_helpers import add_fact, add_patient
 from tests.ui import add_patients
-from ui.caseload_model import COL_NAME
-from ui.cohort_screen import CohortResultModel, CohortScreen, CriterionRowWidget, csv_bytes
+from ui.cohort.screen import CohortResultModel, CohortScreen, CriterionRowWidget, csv_bytes
 from ui.main_window import MainWindow
+from ui.widgets.patient_table import COL_NAME
 
 REFERENCE_1 = ("sex F and age 25..45 and condition E04* and act mammography within 2y "
                "except pregnant")

@@ -24,7 +24,7 @@ from tests.sync_helpers import run_sync
 from tests.ui import grab
 from tests.ui.test_directory_screen import _first_page, _ink
 from tests.workload_helpers import FROM, TO, build_team
-from ui.dashboard import (
+from ui.dashboard.screen import (
     CoverageModel,
     Dashboard,
     ManagersModel,
@@ -219,7 +219,8 @@ def test_the_whole_teams_figures_can_come_from_the_hub(qtbot: QtBot, db: Databas
     for nurse in ("alice", "bob"):  # one workstation holds both caseloads
         hub.grant(nurse, follows=[nurse], covers=[n for n in ("alice", "bob") if n != nurse])
     hub.grant("sam", covers=["alice", "bob"])
-    run_sync(db, hub.url("alice"), "alice")
+    run_sync(db, hub.url("alice"), "alice")  # the hub takes each nurse's changes from
+    run_sync(db, hub.url("bob"), "bob")  # her own login only
     with db.transaction() as session:
         save_hub_settings(session, url=hub.url("sam"), actor="sam")
     worker = DatabaseWorker(db)

@@ -22,8 +22,8 @@ from carehub.directory.extract_import import import_extract
 from carehub.directory.mailbox_import import MailboxImportReport
 from carehub.directory.services import DirectorySearch, printable_list, search_directory
 from tests.ui import add_patients
-from ui.directory_print import build_document, write_pdf
-from ui.directory_screen import DirectoryScreen, open_directory
+from ui.directory.printout import build_document, write_pdf
+from ui.directory.screen import DirectoryScreen
 from ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def names(screen: DirectoryScreen) -> list[str]:
 def test_typing_a_commune_shows_the_practitioners_nearest_first(
         qtbot: QtBot, window: MainWindow, qtmodeltester: object) -> None:
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
-    screen = window.directory_screen  # type: ignore[attr-defined]
+    screen = window.directory.screen
     assert screen.isVisible()
     with qtbot.waitSignal(screen.resultsShown, timeout=10_000):
         qtbot.keyClicks(screen.commune_field, "Mer")
@@ -73,7 +73,7 @@ def test_from_a_patient_gps_around_her_commune_and_a_referral_is_recorded(
     window.refresh()
     qtbot.waitUntil(lambda: window.model.row_of(ids["claire"]) is not None, timeout=10_000)
     window.table.selectRow(window.model.row_of(ids["claire"]) or 0)
-    screen = open_directory(window, for_patient=True)
+    screen = window.directory.open(for_patient=True)
     with qtbot.waitSignal(screen.resultsShown, timeout=10_000):
         pass
     assert screen.commune_field.text() == "37261"  # Tours

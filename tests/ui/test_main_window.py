@@ -19,10 +19,10 @@ from carehub.caseload.services import get_patient, patient_input_from
 from carehub.db import Database
 from carehub.sync.outbox import pending_count
 from tests.ui import add_patients
-from ui.caseload_model import COL_NAME
+from ui.caseload.patient_dialog import PatientDialog
 from ui.i18n import install_translators
 from ui.main_window import MainWindow
-from ui.patient_dialog import PatientDialog
+from ui.widgets.patient_table import COL_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 

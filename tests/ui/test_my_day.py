@@ -374,7 +374,7 @@ def test_appointment_and_referral_from_the_call_are_for_the_patient_of_the_call(
     assert appointment.type == "appointment"
     assert appointment.note is not None and appointment.note.startswith("Rendez-vous le ")
     qtbot.keyClick(page.table, Qt.Key.Key_O)
-    screen = window.directory_screen  # type: ignore[attr-defined]
+    screen = window.directory.screen
     qtbot.waitUntil(lambda: screen.patient_id == jeanne, timeout=10_000)
     assert screen.isVisible() and screen.refer_button.isVisible()
 

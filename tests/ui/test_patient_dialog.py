@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from carehub.caseload.services import PatientInput, PhoneInput
-from ui.patient_dialog import PatientDialog
+from ui.caseload.patient_dialog import PatientDialog
 
 COMMUNES = [("41018", "Blois (41018)"), ("37027", "Bléré (37027)"),
             ("41269", "Vendôme (41269)")]

@@ -21,8 +21,8 @@ from carehub.caseload.summary import (
 )
 from carehub.db import Database
 from tests.ui import add_patients
-from ui.patient_panel import PatientPanel
-from ui.timeline_model import TimelineModel
+from ui.widgets.patient_panel import PatientPanel
+from ui.widgets.timeline_model import TimelineModel
 
 TODAY = date(2025, 11, 14)
 

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from carehub.db import Database
 from tests.ui import add_patients
-from ui.caseload_model import COL_NAME, CaseloadModel, CaseloadQuery
+from ui.widgets.patient_table import COL_NAME, CaseloadModel, CaseloadQuery
 from ui.worker import DatabaseWorker
 
 REPAINTS = 3000

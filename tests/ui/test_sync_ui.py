@@ -23,10 +23,10 @@ from carehub.sync.settings import hub_settings, save_hub_settings
 from tests.conftest import Hub
 from tests.sync_helpers import edit_patient, make_ins, new_patient, patients, run_sync
 from tests.ui import add_patients, grab
-from ui import sync_ui
-from ui.conflict_dialog import ConflictDialog, ConflictLine, ConflictsModel, RefusedModel
 from ui.main_window import MainWindow
-from ui.sync_ui import HubSettingsDialog, backoff_delay
+from ui.sync import controller as sync_ui
+from ui.sync.conflict_dialog import ConflictDialog, ConflictLine, ConflictsModel, RefusedModel
+from ui.sync.controller import HubSettingsDialog, backoff_delay
 
 Workstation = Callable[[str], Database]
 SYNC_KEYS = (Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier
@@ -260,7 +260,7 @@ def test_hub_settings_keep_the_address_in_the_database_and_the_password_in_the_k
 
 def test_the_review_models_pass_the_model_tester(qtmodeltester: object) -> None:
     from carehub.sync.service import ConflictRow
-    from ui.conflict_dialog import RefusedLine
+    from ui.sync.conflict_dialog import RefusedLine
 
     conflict = ConflictRow(id=uuid.uuid4(), patient_id=uuid.uuid4(), field="email",
                            kept_value=None, overwritten_value="a@b.fr", kept_from="bob",
@@ -278,7 +278,7 @@ def test_the_review_models_pass_the_model_tester(qtmodeltester: object) -> None:
 def test_export_to_the_shared_record_marks_the_actions_exported(
         qtbot: QtBot, db: Database, open_window: Callable[[Database], MainWindow]) -> None:
     from tests.fhir_server import fhir_server
-    from ui.fhir_export_dialog import FhirExportDialog
+    from ui.sync.fhir_export_dialog import FhirExportDialog
 
     add_patients(db)
     window = open_window(db)
@@ -287,7 +287,7 @@ def test_export_to_the_shared_record_marks_the_actions_exported(
         record_action(session, patient_ref=patient_id, action_type="referral", actor="alice",
                       practitioner_id="810003456786", practitioner_name="Dr Anne Leroy")
     with fhir_server() as (endpoint, store):
-        dialog = sync_ui.open_fhir_export(window, window.sync_ctl)
+        dialog = sync_ui.open_fhir_export(window.ctx, window.sync_ctl)
         assert isinstance(dialog, FhirExportDialog)
         qtbot.keyClicks(dialog.endpoint_field, "ftp://nowhere")
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
@@ -306,7 +306,7 @@ def test_export_to_the_shared_record_marks_the_actions_exported(
         qtbot.waitUntil(lambda: dialog.result_label.text() == "Rien de nouveau à exporter.")
         assert len(store.resources) == 1
         dialog.close()
-    again = sync_ui.open_fhir_export(window, window.sync_ctl)
+    again = sync_ui.open_fhir_export(window.ctx, window.sync_ctl)
     assert isinstance(again, FhirExportDialog)
     qtbot.waitUntil(lambda: again.endpoint_field.text() == endpoint)  # remembered
     again.close()

@@ -41,7 +41,7 @@ from ui.my_day.texts import (
     textable_phones,
     tr,
 )
-from ui.patient_panel import MUTED, Section, format_ins
+from ui.widgets.patient_panel import MUTED, Section, format_ins
 
 ESCALATION_STYLE = ("QLabel { background: #fff4e5; color: #7c2d12; border: 1px solid #f5c28b;"
                     " border-radius: 6px; padding: 6px 10px; font-weight: bold; }")

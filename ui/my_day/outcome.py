@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from carehub.prevention.services import CallListItem
 from ui.my_day.texts import tr
-from ui.patient_panel import MUTED
+from ui.widgets.patient_panel import MUTED
 
 # key, outcome, label: the one-key outcomes, in the order of the keys.
 OUTCOMES = (("1", "reached", "Joint(e)"), ("2", "no_answer", "Pas de réponse"),

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut, QShowEvent
@@ -42,6 +41,7 @@ from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.prevention.services import CallListItem, OutcomeResult, call_list, record_call_outcome
 from carehub.users.access import covered_caseloads
+from ui.context import AppContext
 from ui.my_day.card import MAX_CONTACTS, OUTCOMES_FR, PatientCard
 from ui.my_day.jobs import Callback, CallbackNotifier, DayJobs, callback_message
 from ui.my_day.model import COL_NAME, COL_REASONS, HEADERS, CallListModel
@@ -57,13 +57,10 @@ from ui.my_day.texts import (
     tr,
 )
 from ui.paper import a4_layout
-from ui.patient_panel import MUTED
 from ui.scheduler import AppScheduler
 from ui.tables import row_table
+from ui.widgets.patient_panel import MUTED
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -730,23 +727,19 @@ def _record(session: Session, *, patient_id: uuid.UUID, actor: str, entered: Out
         phone_e164=phone_e164 if entered.outcome == "wrong_number" else None)
 
 
-def install_my_day(window: MainWindow) -> MyDayPage:
-    """Ma journée as the main window's first page (Ctrl+J), with its timed jobs."""
-    from ui.directory_screen import open_directory
-
-    page = MyDayPage(window.worker, user=window.user, scheduler=window.scheduler)
-    window.my_day = page  # type: ignore[attr-defined]
-    window.add_page(page, tr("Ma journée"), "Ctrl+J")
-    window.pages.setCurrentWidget(page)  # the app opens on the day's calls
-    window.refresh_action.triggered.connect(page.reload)  # F5 reloads the list too
+def install_my_day(ctx: AppContext) -> MyDayPage:
+    """Ma journée as the app's first page (Ctrl+J), with its timed jobs."""
+    page = MyDayPage(ctx.worker, user=ctx.user, scheduler=ctx.scheduler)
+    ctx.add_page(page, tr("Ma journée"), "Ctrl+J")
+    ctx.open_on(page)  # the app opens on the day's calls
+    ctx.refreshRequested.connect(page.reload)  # F5 reloads the list too
     page.directoryRequested.connect(
-        lambda patient_id: open_directory(window, patient_id=patient_id))
-    page.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 30_000))
+        lambda patient_id: ctx.open_directory(patient_id=patient_id))
+    page.statusMessage.connect(lambda text: ctx.show_message(text, 30_000))
 
     def bring_forward() -> None:  # the tray message was clicked: the day, that line
-        window.show_page(page)
-        window.raise_()
-        window.activateWindow()
+        ctx.show_page(page)
+        ctx.bring_to_front()
 
     page.notifier.messageClicked.connect(bring_forward)
     page.jobs.install()

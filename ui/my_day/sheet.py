@@ -33,33 +33,41 @@ from ui.my_day.texts import (
     phone_kind_text,
     tr,
 )
-from ui.paper import a4_layout, pdf_writer, print_document, text_document
+from ui.paper import (
+    NARROW,
+    a4_layout,
+    keep_numbers_whole,
+    keep_whole,
+    pdf_writer,
+    print_document,
+    text_document,
+)
 
 SHEET_POINTS = 9.5
 BOX = "☐"
 OUTCOME_BOXES = ("Joint(e)", "Pas de réponse", "Messagerie", "Faux numéro", "Refus")
 
 
-def _nowrap(text: str) -> str:
-    return html.escape(text).replace(" ", "&nbsp;")
+def _nowrap(text: str) -> str:  # a phone number, a date, a delay: never broken
+    return keep_whole(text)
 
 
 def _patient_cell(item: CallListItem, today: date) -> str:
     lines = [f"<b>{html.escape(item.name)}</b>, {html.escape(age_text(item.age))}"]
     if item.planned_at is not None:
         planned = tr("Rappel prévu %1") if is_callback(item) else tr("Nouvel essai %1")
-        lines.append("<b>" + html.escape(planned.replace(
-            "%1", moment_text(item.planned_at, today=today))) + "</b>")
+        lines.append("<b>" + html.escape(planned).replace(
+            "%1", _nowrap(moment_text(item.planned_at, today=today))) + "</b>")
     hours = hours_text(item)
     if hours:
-        lines.append(html.escape(tr("Appeler %1").replace("%1", hours)))
+        lines.append(keep_numbers_whole(tr("Appeler %1").replace("%1", hours)))
     if item.channel != "phone":
         lines.append("<b>" + html.escape(tr("Pas d'appel : %1").replace(
             "%1", item.channel_reason_fr or channel_text(item.channel))) + "</b>")
     if item.escalation:
         lines.append("<b>" + html.escape(escalation_text(item.escalation)) + "</b>")
     if item.caregiver:
-        lines.append(html.escape(tr("Aidant : %1").replace("%1", item.caregiver)))
+        lines.append(keep_numbers_whole(tr("Aidant : %1").replace("%1", item.caregiver)))
     return "<br>".join(lines)
 
 
@@ -74,7 +82,7 @@ def _reasons_cell(item: CallListItem) -> str:
     lines = []
     for reason in item.reasons:
         late = delay_text(reason.overdue_days) if reason.overdue_days > 0 else tr("ce jour")
-        lines.append(f"{html.escape(reason.label_fr)} <i>({html.escape(late)})</i>")
+        lines.append(f"{html.escape(reason.label_fr)} <i>({_nowrap(late)})</i>")
     return "<br>".join(lines)
 
 
@@ -95,10 +103,10 @@ def _outcome_cell() -> str:
 def _row(number: int, item: CallListItem, day: date) -> str:
     e = html.escape
     return ("<tr>"
-            f"<td width='3%' align='right'>{number}</td>"
+            f"<td {NARROW} align='right'>{number}</td>"
             f"<td width='22%'>{_patient_cell(item, day)}</td>"
-            f"<td width='13%'>{_phones_cell(item)}</td>"
-            f"<td width='24%'>{_reasons_cell(item)}</td>"
+            f"<td {NARROW}>{_phones_cell(item)}</td>"
+            f"<td>{_reasons_cell(item)}</td>"
             f"<td width='22%'>{_outcome_cell()}</td>"
             f"<td width='16%'>{e(tr('Heure :'))} ______<br>{e(tr('Durée :'))} ______<br>"
             f"{e(tr('Notes :'))}<br><br></td>"
@@ -126,11 +134,12 @@ def sheet_html(items: Sequence[CallListItem], *, day: date, user: str,
     count = len(items)
     people = (tr("%1 personnes à contacter") if count > 1
               else tr("%1 personne à contacter")).replace("%1", str(count))
-    stamp = tr("imprimée le %1 à %2").replace("%1", format_date(printed_at.date())).replace(
-        "%2", printed_at.strftime("%H:%M"))
+    stamp = e(tr("imprimée le %1 à %2")).replace(
+        "%1", _nowrap(format_date(printed_at.date()))).replace(
+        "%2", _nowrap(printed_at.strftime("%H:%M")))
     return (
-        f"<h2>{e(tr('Appels du %1').replace('%1', long_date(day)))}</h2>"
-        f"<p><b>{e(user)}</b> · {e(people)} · {e(stamp)}</p>"
+        f"<h2>{e(tr('Appels du %1')).replace('%1', _nowrap(long_date(day)))}</h2>"
+        f"<p><b>{e(user)}</b> · {e(people)} · {stamp}</p>"
         f"{tables or '<p>' + e(tr('Aucun appel prévu ce jour.')) + '</p>'}"
         f"<p><i>{e(tr('Les résultats se saisissent ensuite dans « Ma journée », avec leur heure réelle (Saisie après coup).'))}</i></p>"  # noqa: E501
     )
@@ -146,7 +155,8 @@ def print_sheet(device: QPagedPaintDevice, items: Sequence[CallListItem], *, day
                 user: str, printed_at: datetime) -> None:
     """Lay the sheet out on `device` (a QPrinter from the print dialog, or a QPdfWriter)."""
     print_document(device, build_sheet(items, day=day, user=user, printed_at=printed_at,
-                                       device=device))
+                                       device=device),
+                   footer=f"{user} · {tr('Appels du %1').replace('%1', format_date(day))}")
 
 
 def write_sheet_pdf(items: Sequence[CallListItem], out: Path, *, day: date, user: str,

@@ -44,11 +44,9 @@ from carehub.identifiers import ins_problem_fr, is_valid_rpps, normalize_ins
 from carehub.phones import format_phone, parse_phone
 from carehub.text import fold
 from ui.formatting import format_date, parse_date_fr
+from ui.widgets.styles import BANNER_STYLE, ERROR_STYLE
 
 PHONE_SLOTS = 3
-ERROR_STYLE = "color: #b00020;"
-BANNER_STYLE = ("color: #b00020; background: #fdecea; border: 1px solid #f5c2c0;"
-                " border-radius: 4px; padding: 6px;")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AnyIndex = QModelIndex | QPersistentModelIndex
 

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence
@@ -35,11 +35,11 @@ from carehub.coordination.models import ACTION_TYPE_LABELS_FR
 from carehub.coordination.services import ActionRow, list_actions, record_action
 from carehub.errors import CareHubError
 from carehub.sync.service import action_delivery, refusal
-from ui.action_dialog import ActionDialog, ActionDraft
+from ui.caseload.action_dialog import ActionDialog, ActionDraft
+from ui.context import AppContext
+from ui.hub_texts import refusal_text
 from ui.rows_model import RowsModel
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.widgets.patient_panel import PatientPanel
 
 log = logging.getLogger(__name__)
 MUTED = QColor("#5f6b76")
@@ -48,25 +48,6 @@ ACTION_KIND = "action"  # the timeline entries this module adds
 DELIVERY_LABELS = {"local": "enregistrée ici", "sent": "envoyée",
                    "acknowledged": "reçue par le hub",
                    "exported": "exportée vers le dossier partagé", "refused": "refusée"}
-
-# The hub gives a code and an English reason; the nurse reads French.
-REFUSAL_LABELS_FR = {
-    "not_your_caseload": "patient d'un portefeuille que vous ne suivez ni ne remplacez",
-    "patient_not_visible": "patient d'un portefeuille que vous ne suivez ni ne remplacez",
-    "ins_in_other_caseload": "un patient de même INS est déjà suivi dans un autre portefeuille",
-    "unknown_patient": "patient inconnu du hub",
-    "no_patient": "la modification ne désigne aucun patient",
-    "unknown_entity": "donnée que le hub ne conserve pas",
-    "unknown_conflict": "conflit inconnu du hub",
-}
-
-
-def refusal_text(code: str | None, reason: str | None) -> str:
-    """The hub's reason in French when its code is known, else as the hub wrote it."""
-    if code and code in REFUSAL_LABELS_FR:
-        return _tr(REFUSAL_LABELS_FR[code])
-    return reason or code or _tr("raison non donnée")
-
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("ActionsModel", text)
@@ -218,18 +199,19 @@ class ActionsController(QObject):
     actionSaved = Signal(object)  # the new action's id
     dialogOpened = Signal(object)  # the ActionDialog
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx: AppContext, panel: PatientPanel) -> None:
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.panel = panel
         self.page = ActionsPage()
         self.patient_id: uuid.UUID | None = None
         self.current_dialog: ActionDialog | None = None
         self._select_after_load: uuid.UUID | None = None
-        window.panel.tabs.addTab(self.page, self.tr("Actions"))
+        panel.tabs.addTab(self.page, self.tr("Actions"))
         self.page.new_button.clicked.connect(self.new_action)
         self.page.correct_button.clicked.connect(self.correct_action)
         self.page.view.doubleClicked.connect(lambda _index: self.correct_action())
-        window.patientShown.connect(self.show_patient)
+        ctx.patientShown.connect(self.show_patient)
 
     def show_patient(self, patient_id: uuid.UUID) -> None:
         self.patient_id = patient_id
@@ -239,15 +221,15 @@ class ActionsController(QObject):
         patient_id = self.patient_id
         if patient_id is None:
             return
-        self.window.worker.submit(lambda s: load_action_lines(s, patient_id=patient_id),
-                                  on_success=lambda lines: self._loaded(patient_id, lines),
-                                  on_error=self.window._report_error)
+        self.ctx.worker.submit(lambda s: load_action_lines(s, patient_id=patient_id),
+                               on_success=lambda lines: self._loaded(patient_id, lines),
+                               on_error=self.ctx.report_error)
 
     def _loaded(self, patient_id: uuid.UUID, lines: list[ActionLine]) -> None:
         if patient_id != self.patient_id:
             return
         self.page.model.set_lines(lines)
-        if self.window._shown_patient == patient_id:
+        if self.panel.shown_patient_id() == patient_id:
             self._merge_into_timeline(lines)
         if self._select_after_load is not None:
             self.page.select(self._select_after_load)
@@ -256,13 +238,13 @@ class ActionsController(QObject):
 
     def _merge_into_timeline(self, lines: Sequence[ActionLine]) -> None:
         """The actions also appear in the Chronologie tab among the clinical facts."""
-        timeline = self.window.panel.timeline_model
+        timeline = self.panel.timeline_model
         facts = [timeline.entry(row) for row in range(timeline.rowCount())
                  if timeline.entry(row).kind != ACTION_KIND]
         timeline.set_entries(facts + [action_entry(line) for line in lines])
 
     def _patient_name(self) -> str:
-        summary = self.window.panel.shown_patient()
+        summary = self.panel.shown_patient()
         return summary.display_name if summary is not None else ""
 
     def new_action(self) -> None:
@@ -274,13 +256,12 @@ class ActionsController(QObject):
             self._open(line.action)
 
     def _open(self, amending: ActionRow | None) -> None:
-        patient_id = self.window.current_patient_id()
+        patient_id = self.ctx.current_patient_id()
         if patient_id is None or patient_id != self.patient_id or self.current_dialog:
             if patient_id is None:
-                self.window.statusBar().showMessage(
-                    self.tr("Choisissez d'abord un patient."), 5_000)
+                self.ctx.show_message(self.tr("Choisissez d'abord un patient."), 5_000)
             return
-        dialog = ActionDialog(self.window, patient_name=self._patient_name(), amending=amending)
+        dialog = ActionDialog(self.ctx.window, patient_name=self._patient_name(), amending=amending)
         dialog.submitted.connect(lambda draft: self._save(dialog, patient_id, draft))
         dialog.finished.connect(lambda _result: self._closed(dialog))
         self.current_dialog = dialog
@@ -294,7 +275,7 @@ class ActionsController(QObject):
         self.page.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _save(self, dialog: ActionDialog, patient_id: uuid.UUID, draft: ActionDraft) -> None:
-        actor = self.window.user
+        actor = self.ctx.user
 
         def job(session: Session) -> uuid.UUID:
             return record_action(
@@ -317,19 +298,18 @@ class ActionsController(QObject):
             dialog.accept()
             self._select_after_load = action_id
             self.reload()
-            self.window._refresh_pending()
+            self.ctx.refresh_status()
             self.actionSaved.emit(action_id)
 
-        self.window.worker.submit(job, write=True, on_success=saved, on_error=failed)
+        self.ctx.worker.submit(job, write=True, on_success=saved, on_error=failed)
 
 
-def install_action_features(window: MainWindow, patient_menu: Any) -> ActionsController:
-    """The Actions tab of the panel and its entries in the Patient menu."""
-    controller = ActionsController(window)
+def install_action_features(ctx: AppContext, panel: PatientPanel) -> ActionsController:
+    """The Actions tab of the patient panel and its entries in the Patient menu."""
+    controller = ActionsController(ctx, panel)
     for text, shortcut, slot in (
             (controller.tr("Nouvelle action…"), "Ctrl+Shift+N", controller.new_action),
             (controller.tr("Corriger l'action…"), "Ctrl+Shift+E", controller.correct_action)):
-        action = window._action(text, [shortcut], slot)
+        action = ctx.add_action("patient", text, [shortcut], slot)
         action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})")
-        patient_menu.addAction(action)
     return controller

@@ -1,5 +1,5 @@
 """Who is at the keyboard: sign-in, inactivity lock, break the glass, reassignment and the
-administrator's user management. Plugs into the main window with `install_access(window)`.
+administrator's user management. Plugs into the app with `install_access(ctx)`.
 
 The services do the checking (carehub/users/access.py); this module asks for what they
 need (a password, a reason, a colleague) and shows what they refuse.
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -51,6 +50,7 @@ from carehub.users.services import (
     user_rows,
     workstation_has_passwords,
 )
+from ui.context import AppContext
 from ui.worker import DatabaseWorker
 
 DEFAULT_LOCK_MINUTES = 5  # a shared France Services computer: short
@@ -545,21 +545,22 @@ class _Me:
 
 
 class AccessController(QObject):
-    """The main window's access features; `install_access(window)` makes one."""
+    """The access features of the app; `install_access(ctx)` makes one."""
 
     roleKnown = Signal(str)
     grantRecorded = Signal(object)  # the patient id opened by breaking the glass
+    refused = Signal(object)  # the selected patient may not be read: show `restricted`
 
-    def __init__(self, window: Any, patient_menu: QMenu | None = None) -> None:
-        super().__init__(window)
-        self.window = window
-        self.worker: DatabaseWorker = window.worker
-        self.user: str = window.user
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.ctx = ctx
+        window = ctx.window
+        self.worker: DatabaseWorker = ctx.worker
+        self.user: str = ctx.user
         self.role: str | None = None
         self.lock = InactivityLock(window, self.worker, user=self.user,
                                    timeout_ms=int(lock_minutes() * 60_000))
-        self.restricted = RestrictedPage()
-        window.panel.stack.addWidget(self.restricted)
+        self.restricted = RestrictedPage()  # the caseload's panel shows it on `refused`
         self.restricted.open_button.clicked.connect(self.break_glass)
         self._restricted_patient: uuid.UUID | None = None
         self._restricted_message = ""
@@ -576,12 +577,9 @@ class AccessController(QObject):
         self.users_action.triggered.connect(self.manage_users)
         self.grants_action = QAction(self.tr("Accès exceptionnels (&bris de glace)…"), window)
         self.grants_action.triggered.connect(self.show_grants)
-        if patient_menu is not None:
-            patient_menu.addAction(self.reassign_action)
-        self.admin_menu = window.menuBar().addMenu(self.tr("&Administration"))
-        self.admin_menu.addAction(self.lock_action)
-        self.admin_menu.addAction(self.grants_action)
-        self.admin_menu.addAction(self.users_action)
+        ctx.add_menu_action("patient", self.reassign_action)
+        for action in (self.lock_action, self.grants_action, self.users_action):
+            ctx.add_menu_action("admin", action)
         self.users_action.setVisible(False)
         self.grants_action.setVisible(False)
         self.users_dialog: UsersDialog | None = None
@@ -615,21 +613,20 @@ class AccessController(QObject):
     def load_failed(self, patient_id: uuid.UUID, exc: BaseException) -> None:
         """The main window's patient load was refused: say so, offer to break the glass."""
         if not isinstance(exc, AccessDenied):
-            self.window._report_error(exc)
+            self.ctx.report_error(exc)
             return
-        if self.window.current_patient_id() != patient_id:
+        if self.ctx.current_patient_id() != patient_id:
             return
-        self.window._show_nothing()
         self._restricted_patient = patient_id
         self._restricted_message = exc.message_fr
         self.restricted.message.setText(exc.message_fr)
-        self.window.panel.stack.setCurrentWidget(self.restricted)
+        self.refused.emit(patient_id)
 
     def break_glass(self) -> None:
         patient_id = self._restricted_patient
-        if patient_id is None or patient_id != self.window.current_patient_id():
+        if patient_id is None or patient_id != self.ctx.current_patient_id():
             return  # the selection moved on: its own refusal is on its way
-        dialog = BreakGlassDialog(self._restricted_message, self.window)
+        dialog = BreakGlassDialog(self._restricted_message, self.ctx.window)
         dialog.accepted.connect(lambda: self._record_grant(patient_id, dialog.reason.text()))
         dialog.open()
         self.break_glass_dialog = dialog
@@ -642,21 +639,21 @@ class AccessController(QObject):
 
         def done(_grant: uuid.UUID) -> None:
             self.grantRecorded.emit(patient_id)
-            self.window._load_patient(patient_id)
+            self.ctx.reload_patient(patient_id)
 
         self.worker.submit(job, write=True, on_success=done,
-                           on_error=self.window._report_error)
+                           on_error=self.ctx.report_error)
 
     # -- supervisor and administrator
 
     def reassign_current(self) -> None:
-        patient_id = self.window.current_patient_id()
+        patient_id = self.ctx.current_patient_id()
         if patient_id is None:
             return
 
         def chosen(rows: list[UserRow]) -> None:
             managers = [r for r in rows if r.active and r.role != "administrator"]
-            dialog = ReassignDialog(managers, self.window)
+            dialog = ReassignDialog(managers, self.ctx.window)
             self.reassign_dialog = dialog
             dialog.accepted.connect(lambda: self._reassign(patient_id, dialog.chosen()))
             dialog.open()
@@ -668,28 +665,28 @@ class AccessController(QObject):
             return reassign_patient(session, patient_ref=str(patient_id), to=to)
 
         def done(before: str | None) -> None:
-            self.window.statusBar().showMessage(
+            self.ctx.show_message(
                 self.tr("Patient confié à %1 (auparavant : %2).").replace("%1", to)
                 .replace("%2", before or "—"), 10_000)
-            self.window.refresh()
+            self.ctx.refresh()
 
         self.worker.submit(job, write=True, on_success=done,
-                           on_error=self.window._report_error)
+                           on_error=self.ctx.report_error)
 
     def manage_users(self) -> None:
-        self.users_dialog = UsersDialog(self.worker, self.window)
+        self.users_dialog = UsersDialog(self.worker, self.ctx.window)
         self.users_dialog.open()
 
     def show_grants(self) -> None:
         def shown(rows: list[GrantRow]) -> None:
-            self.grants_dialog = GrantsDialog(rows, self.window)
+            self.grants_dialog = GrantsDialog(rows, self.ctx.window)
             self.grants_dialog.open()
 
-        self.worker.submit(list_grants, on_success=shown, on_error=self.window._report_error)
+        self.worker.submit(list_grants, on_success=shown, on_error=self.ctx.report_error)
 
 
-def install_access(window: Any, patient_menu: QMenu | None = None) -> AccessController:
-    """Sign-in lock, break the glass, reassignment and user management on `window`."""
-    controller = AccessController(window, patient_menu)
+def install_access(ctx: AppContext) -> AccessController:
+    """The inactivity lock, break the glass, reassignment and user management."""
+    controller = AccessController(ctx)
     controller.start()
     return controller

@@ -1,9 +1,9 @@
 """The practitioner directory screen: nearest practitioners around a commune or a patient.
 
-Opened from the main window (Annuaire menu, Ctrl+D) or for the selected patient
+Opened from the Annuaire menu (Ctrl+D) or for the selected patient
 (Ctrl+Shift+D, prefilled with her commune). "Orienter vers…" records a referral for that
 patient; "Imprimer…" prints "Professionnels de santé près de chez vous". Every database
-job goes through the main window's worker; the import's progress comes back by signal.
+job goes through the app's worker; the import's progress comes back by signal.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -57,12 +57,10 @@ from carehub.directory.services import (
     search_directory,
 )
 from carehub.errors import CareHubError, InputError
-from ui.directory_print import print_to
+from ui.context import AppContext
+from ui.directory.printout import print_to
 from ui.tables import row_table
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -443,39 +441,47 @@ def _patient_context(session: Session, patient_id: uuid.UUID) -> tuple[str, str 
     return label, patient.commune_insee, not (patient.gp_rpps or patient.gp_name)
 
 
-def open_directory(window: MainWindow, *, for_patient: bool = False,
-                   patient_id: uuid.UUID | None = None) -> DirectoryScreen:
-    """The directory screen of `window`, shown; for the selected patient when asked, or
-    for `patient_id` (the patient of a call in progress)."""
-    screen: DirectoryScreen | None = getattr(window, "directory_screen", None)
-    if screen is None:
-        screen = DirectoryScreen(window.worker, user=window.user, parent=window)
-        window.directory_screen = screen  # type: ignore[attr-defined]
-    if patient_id is None and for_patient:
-        patient_id = window.current_patient_id()
-    if patient_id is not None:
-        target = screen
+class DirectoryWindow:
+    """The directory screen, made the first time it is asked for and shown again after."""
 
-        def show(context: tuple[str, str | None, bool]) -> None:
-            label, commune, needs_gp = context
-            target.set_patient(patient_id, label=label, commune=commune,
-                               general_practitioners=needs_gp)
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.screen: DirectoryScreen | None = None
 
-        window.worker.submit(lambda s: _patient_context(s, patient_id), on_success=show)
-    screen.show()
-    screen.raise_()
-    screen.activateWindow()
-    screen.commune_field.setFocus()
-    return screen
+    def open(self, *, for_patient: bool = False,
+             patient_id: uuid.UUID | None = None) -> DirectoryScreen:
+        """The directory screen, shown; for the selected patient when asked, or for
+        `patient_id` (the patient of a call in progress)."""
+        ctx = self.ctx
+        screen = self.screen
+        if screen is None:
+            screen = DirectoryScreen(ctx.worker, user=ctx.user, parent=ctx.window)
+            self.screen = screen
+        if patient_id is None and for_patient:
+            patient_id = ctx.current_patient_id()
+        if patient_id is not None:
+            target = screen
+
+            def show(context: tuple[str, str | None, bool]) -> None:
+                label, commune, needs_gp = context
+                target.set_patient(patient_id, label=label, commune=commune,
+                                   general_practitioners=needs_gp)
+
+            ctx.worker.submit(lambda s: _patient_context(s, patient_id), on_success=show)
+        screen.show()
+        screen.raise_()
+        screen.activateWindow()
+        screen.commune_field.setFocus()
+        return screen
 
 
-def install_directory_actions(window: MainWindow) -> None:
-    """The Annuaire menu of the main window: the directory, and around the patient."""
-    menu = window.menuBar().addMenu("A&nnuaire")
+def install_directory_actions(ctx: AppContext) -> DirectoryWindow:
+    """The Annuaire menu: the directory, and the practitioners around the patient."""
+    directory = DirectoryWindow(ctx)
     for text_, shortcut, for_patient in (
             ("Annuaire des professionnels", "Ctrl+D", False),
             ("Professionnels près du patient", "Ctrl+Shift+D", True)):
-        action = window._action(text_, [shortcut],
-                                lambda p=for_patient: open_directory(window, for_patient=p))
+        action = ctx.add_action("directory", text_, [shortcut],
+                                lambda p=for_patient: directory.open(for_patient=p))
         action.setToolTip(f"{text_} ({QKeySequence(shortcut).toString()})")
-        menu.addAction(action)
+    return directory

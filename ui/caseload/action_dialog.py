@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from carehub.coordination.models import ACTION_TYPE_LABELS_FR, ACTION_TYPES
 from carehub.coordination.services import MAX_NOTE_LENGTH, ActionRow
 from carehub.identifiers import is_valid_rpps
-from ui.patient_dialog import BANNER_STYLE, ERROR_STYLE
+from ui.widgets.styles import BANNER_STYLE, ERROR_STYLE
 
 # Outcomes of a call or SMS, as the call workflow records them (CONTRACT-prevention.md).
 OUTCOME_LABELS = (("", "—"), ("reached", "Joint(e)"), ("no_answer", "Pas de réponse"),

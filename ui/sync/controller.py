@@ -3,7 +3,7 @@
 - Menu Synchronisation: "Synchroniser" (Ctrl+Shift+S, also on the toolbar), "Paramètres du
   hub…" (the hub's address and the care manager's login; the password goes to the OS
   keyring through carehub.sync.credentials, never to a file), "Conflits et refus…".
-- A sync runs on its own thread, `sync(window.worker.database, ...)`: it takes the Database
+- A sync runs on its own thread, `sync(ctx.worker.database, ...)`: it takes the Database
   and opens its own short transactions, so it never blocks the GUI nor holds the
   DatabaseWorker's connection; SQLite's busy timeout serialises the two writers.
 - The scheduler's job "sync" fires every SYNC_INTERVAL_S once a hub is configured. A
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QKeySequence
@@ -31,7 +30,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -45,10 +43,8 @@ from carehub.sync.fhir_export import ExportResult, push_bundle
 from carehub.sync.hub import parse_hub_url
 from carehub.sync.service import SyncReport, SyncStatus, list_conflicts, sync, sync_status
 from carehub.sync.settings import HubSettings, compose_hub_url, hub_settings, save_hub_settings
-from ui.patient_dialog import BANNER_STYLE
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.context import AppContext
+from ui.widgets.styles import BANNER_STYLE
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +261,9 @@ class SyncController(QObject):
     _requested = Signal(str, str)
     push_requested = Signal(object, str)  # ExportResult, endpoint: posted on the sync thread
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.ctx = ctx
         self.settings: HubSettings | None = None
         self.running = False
         self.failures = 0
@@ -277,7 +273,7 @@ class SyncController(QObject):
         self._overview: SyncOverview | None = None
         self._thread = QThread()
         self._thread.setObjectName("carehub-sync")
-        self._runner = _SyncRunner(window.worker.database)
+        self._runner = _SyncRunner(ctx.worker.database)
         self._runner.moveToThread(self._thread)
         self._runner.succeeded.connect(self._succeeded)
         self._runner.failed.connect(self._failed)
@@ -286,34 +282,34 @@ class SyncController(QObject):
         self.pushed = self._runner.pushed
         self.pushFailed = self._runner.pushFailed
         self._thread.start()
-        self.sync_action = window._action(self.tr("Synchroniser"), ["Ctrl+Shift+S"],
+        self.sync_action = ctx.add_action(None, self.tr("Synchroniser"), ["Ctrl+Shift+S"],
                                           self.sync_now)
-        window.scheduler.on(SYNC_JOB, lambda: self.sync_now(manual=False))
-        window.scheduler.resumed.connect(lambda _gap: self.sync_now(manual=False))
+        ctx.scheduler.on(SYNC_JOB, lambda: self.sync_now(manual=False))
+        ctx.scheduler.resumed.connect(lambda _gap: self.sync_now(manual=False))
         self.conflict_dialog: QDialog | None = None
 
     # -- settings -------------------------------------------------------------------------
 
     def load_settings(self) -> None:
         """Read the hub from the database; schedule the timed sync if there is one."""
-        self.window.worker.submit(hub_settings, on_success=self._settings_loaded,
-                                  on_error=self.window._report_error)
+        self.ctx.worker.submit(hub_settings, on_success=self._settings_loaded,
+                               on_error=self.ctx.report_error)
 
     def _settings_loaded(self, settings: HubSettings | None) -> None:
         self.settings = settings
         if settings is None:
-            self.window.scheduler.cancel(SYNC_JOB)
+            self.ctx.scheduler.cancel(SYNC_JOB)
             self.next_try = None
         elif not self.running:
             self._schedule(datetime.now().astimezone() + timedelta(seconds=FIRST_SYNC_DELAY_S))
         self.refresh_status()
 
     def _schedule(self, first_at: datetime) -> None:
-        self.window.scheduler.every(SYNC_JOB, seconds=SYNC_INTERVAL_S, first_at=first_at)
+        self.ctx.scheduler.every(SYNC_JOB, seconds=SYNC_INTERVAL_S, first_at=first_at)
         self.next_try = first_at
 
     def open_settings(self) -> HubSettingsDialog:
-        dialog = HubSettingsDialog(self.window, self.settings)
+        dialog = HubSettingsDialog(self.ctx.window, self.settings)
         dialog.submitted.connect(lambda url, password: self._save_settings(dialog, url,
                                                                            password))
         dialog.finished.connect(lambda _r: dialog.deleteLater())
@@ -321,7 +317,7 @@ class SyncController(QObject):
         return dialog
 
     def _save_settings(self, dialog: HubSettingsDialog, url: str, password: str) -> None:
-        actor = self.window.user
+        actor = self.ctx.user
         if url and password:
             try:
                 address = parse_hub_url(url)
@@ -338,7 +334,7 @@ class SyncController(QObject):
             self.failures = 0
             self._settings_loaded(settings)
 
-        self.window.worker.submit(
+        self.ctx.worker.submit(
             lambda s: save_hub_settings(s, url=url or None, actor=actor), write=True,
             on_success=saved, on_error=lambda exc: dialog.show_error(
                 exc.message_fr if isinstance(exc, CareHubError) else str(exc)))
@@ -350,14 +346,14 @@ class SyncController(QObject):
             return
         if self.settings is None:
             if manual:
-                self.window.statusBar().showMessage(self.tr(
+                self.ctx.show_message(self.tr(
                     "Aucun hub n'est configuré : Synchronisation > Paramètres du hub…"), 8_000)
             return
         self.running = True
         self.sync_action.setEnabled(False)
         self.started.emit()
         self._show(self._overview)
-        self._requested.emit(self.settings.url, self.window.user)  # queued to the thread
+        self._requested.emit(self.settings.url, self.ctx.user)  # queued to the thread
 
     def _succeeded(self, report: SyncReport) -> None:
         self.running = False
@@ -366,7 +362,7 @@ class SyncController(QObject):
         if self.settings is not None:
             self._schedule(datetime.now().astimezone() + timedelta(seconds=SYNC_INTERVAL_S))
         if report.pulled:
-            self.window.refresh()  # what colleagues changed shows at once
+            self.ctx.refresh()  # what colleagues changed shows at once
         else:
             self.refresh_status()
         self.synced.emit(report)
@@ -378,7 +374,7 @@ class SyncController(QObject):
         delay = backoff_delay(self.failures)
         self.next_try = datetime.now().astimezone() + timedelta(seconds=delay)
         if self.settings is not None:
-            self.window.scheduler.once(SYNC_JOB, at=self.next_try)
+            self.ctx.scheduler.once(SYNC_JOB, at=self.next_try)
         message = exc.message_fr if isinstance(exc, CareHubError) else self.tr(
             "La synchronisation a échoué ; le travail continue hors ligne.")
         if not isinstance(exc, CareHubError):
@@ -389,8 +385,8 @@ class SyncController(QObject):
     # -- status ---------------------------------------------------------------------------
 
     def refresh_status(self) -> None:
-        self.window.worker.submit(load_overview, on_success=self._show,
-                                  on_error=self.window._report_error)
+        self.ctx.worker.submit(load_overview, on_success=self._show,
+                               on_error=self.ctx.report_error)
 
     def _show(self, overview: SyncOverview | None) -> None:
         if overview is None:
@@ -398,14 +394,14 @@ class SyncController(QObject):
         self._overview = overview
         self.bar.show_overview(overview, running=self.running, next_try=self.next_try)
         self.statusShown.emit()
-        self.window.statusUpdated.emit()
+        self.ctx.statusUpdated.emit()
 
     def review_conflicts(self) -> QDialog:
-        from ui.conflict_dialog import ConflictDialog
+        from ui.sync.conflict_dialog import ConflictDialog
 
         if self.conflict_dialog is None:
-            dialog = ConflictDialog(self.window, worker=self.window.worker,
-                                    actor=self.window.user)
+            dialog = ConflictDialog(self.ctx.window, worker=self.ctx.worker,
+                                    actor=self.ctx.user)
             dialog.changed.connect(self._after_resolution)
             dialog.finished.connect(lambda _r: self._conflict_dialog_closed(dialog))
             self.conflict_dialog = dialog
@@ -418,7 +414,7 @@ class SyncController(QObject):
 
     def _after_resolution(self) -> None:
         self.refresh_status()
-        self.window.refresh()
+        self.ctx.refresh()
 
     def shutdown(self) -> None:
         """Let a running sync finish its batch (each is a transaction), stop the thread."""
@@ -426,32 +422,26 @@ class SyncController(QObject):
         self._thread.wait()
 
 
-def open_fhir_export(window: MainWindow, controller: SyncController) -> QDialog:
-    from ui.fhir_export_dialog import FhirExportDialog
+def open_fhir_export(ctx: AppContext, controller: SyncController) -> QDialog:
+    from ui.sync.fhir_export_dialog import FhirExportDialog
 
-    dialog = FhirExportDialog(window, controller)
+    dialog = FhirExportDialog(ctx, controller)
     dialog.finished.connect(lambda _r: dialog.deleteLater())
     dialog.open()
     return dialog
 
 
-def install_sync(window: MainWindow) -> SyncController:
+def install_sync(ctx: AppContext) -> SyncController:
     """The Synchronisation menu, the toolbar button and the status bar's indicators."""
-    controller = SyncController(window)
-    window.statusBar().addPermanentWidget(controller.bar)
-    menu = window.menuBar().addMenu(controller.tr("S&ynchronisation"))
-    entries = ((controller.sync_action, "Ctrl+Shift+S"),
-               (window._action(controller.tr("Paramètres du hub…"), [],
-                               controller.open_settings), None),
-               (window._action(controller.tr("Conflits à examiner…"), [],
-                               controller.review_conflicts), None),
-               (window._action(controller.tr("Exporter vers le dossier partagé (FHIR)…"), [],
-                               lambda: open_fhir_export(window, controller)), None))
-    for action, shortcut in entries:
-        if shortcut:
-            action.setToolTip(f"{action.text()} ({QKeySequence(shortcut).toString()})")
-        menu.addAction(action)
-    toolbar = window.findChild(QToolBar, "main-toolbar")
-    if toolbar is not None:
-        toolbar.addAction(controller.sync_action)
+    controller = SyncController(ctx)
+    ctx.add_status_widget(controller.bar)
+    ctx.add_menu_action("sync", controller.sync_action)
+    controller.sync_action.setToolTip(
+        f"{controller.sync_action.text()} ({QKeySequence('Ctrl+Shift+S').toString()})")
+    ctx.add_action("sync", controller.tr("Paramètres du hub…"), [], controller.open_settings)
+    ctx.add_action("sync", controller.tr("Conflits à examiner…"), [],
+                   controller.review_conflicts)
+    ctx.add_action("sync", controller.tr("Exporter vers le dossier partagé (FHIR)…"), [],
+                   lambda: open_fhir_export(ctx, controller))
+    ctx.add_to_toolbar(controller.sync_action)
     return controller

@@ -9,9 +9,9 @@ only what is new; the server's conditional creates make a repeated post harmless
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, SignalInstance
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,20 +26,25 @@ from sqlmodel import Session
 from carehub.errors import CareHubError
 from carehub.sync.fhir_export import ExportResult, PushResult, build_export, mark_pushed
 from carehub.sync.settings import fhir_endpoint, save_fhir_endpoint
+from ui.context import AppContext
 from ui.formatting import parse_date_fr
-from ui.patient_dialog import BANNER_STYLE
+from ui.widgets.styles import BANNER_STYLE
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
-    from ui.sync_ui import SyncController
+
+class BundlePoster(Protocol):
+    """Who posts the Bundle off the GUI thread: the sync controller."""
+
+    push_requested: SignalInstance  # (ExportResult, endpoint)
+    pushed: SignalInstance  # PushResult
+    pushFailed: SignalInstance  # the exception
 
 
 class FhirExportDialog(QDialog):
     exported = Signal(object)  # the PushResult, once the actions are marked exported
 
-    def __init__(self, window: MainWindow, controller: SyncController) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx: AppContext, controller: BundlePoster) -> None:
+        super().__init__(ctx.window)
+        self.ctx = ctx
         self.controller = controller
         self._endpoint = ""
         self.setWindowTitle(self.tr("Exporter vers le dossier partagé"))
@@ -80,7 +85,7 @@ class FhirExportDialog(QDialog):
         self.setMinimumWidth(520)
         controller.pushed.connect(self._pushed)
         controller.pushFailed.connect(self._failed)
-        window.worker.submit(fhir_endpoint, on_success=self._show_endpoint)
+        ctx.worker.submit(fhir_endpoint, on_success=self._show_endpoint)
 
     def _show_endpoint(self, endpoint: str | None) -> None:
         if endpoint and not self.endpoint_field.text():
@@ -97,7 +102,7 @@ class FhirExportDialog(QDialog):
         if since_text and since is None:
             self._fail_text(self.tr("Date invalide : saisissez jj/mm/aaaa."))
             return
-        url, actor = self.endpoint_field.text().strip(), self.window.user
+        url, actor = self.endpoint_field.text().strip(), self.ctx.user
         self.error_label.hide()
         self.result_label.setText(self.tr("Préparation de l'export…"))
         self.export_button.setEnabled(False)
@@ -106,7 +111,7 @@ class FhirExportDialog(QDialog):
             endpoint = save_fhir_endpoint(session, url=url, actor=actor)
             return endpoint, build_export(session, since=since, skip_exported_to=endpoint)
 
-        self.window.worker.submit(job, write=True, on_success=self._built,
+        self.ctx.worker.submit(job, write=True, on_success=self._built,
                                   on_error=self._failed)
 
     def _built(self, built: tuple[str, ExportResult]) -> None:
@@ -120,7 +125,7 @@ class FhirExportDialog(QDialog):
 
     def _pushed(self, result: ExportResult, answer: PushResult) -> None:
         endpoint, ids = answer.target, list(result.action_ids)
-        self.window.worker.submit(
+        self.ctx.worker.submit(
             lambda s: mark_pushed(s, action_ids=ids, target=endpoint), write=True,
             on_success=lambda _r: self._marked(result, answer), on_error=self._failed)
 
@@ -135,7 +140,7 @@ class FhirExportDialog(QDialog):
                 "%1", str(len(result.without_ins)))
         self.result_label.setText(text)
         self.export_button.setEnabled(True)
-        self.window.actions_ctl.reload()
+        self.ctx.actionsChanged.emit()  # the Actions tab shows them exported
         self.exported.emit(answer)
 
     def _failed(self, exc: BaseException) -> None:

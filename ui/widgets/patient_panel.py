@@ -6,6 +6,7 @@ on its worker thread and calls `show_patient`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QUrl, Signal
@@ -33,7 +34,7 @@ from carehub.caseload.summary import (
     TimelineEntry,
 )
 from ui.formatting import age_text, esc, format_date, format_time, phone_link
-from ui.timeline_model import SORT_ROLE, TimelineModel
+from ui.widgets.timeline_model import SORT_ROLE, TimelineModel
 
 TWO_COLUMNS_WIDTH = 640  # narrower, the cards stack in one column
 MAX_LINES = 10  # longer lists end with "… et N autres": the timeline has them all
@@ -252,6 +253,9 @@ class PatientPanel(QWidget):
 
     def shown_patient(self) -> PatientSummary | None:
         return self._summary
+
+    def shown_patient_id(self) -> uuid.UUID | None:
+        return self._summary.id if self._summary is not None else None
 
     def _open_link(self, link: str) -> None:
         if link.startswith("tel:"):

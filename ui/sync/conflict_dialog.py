@@ -34,10 +34,10 @@ from carehub.caseload.services import FIELD_LABELS_FR
 from carehub.errors import CareHubError
 from carehub.sync.outbox import OutboxEntry
 from carehub.sync.service import ConflictRow, list_conflicts, resolve_conflict
-from ui.actions_panel import refusal_text
 from ui.formatting import format_date
-from ui.patient_dialog import BANNER_STYLE
+from ui.hub_texts import refusal_text
 from ui.rows_model import RowsModel
+from ui.widgets.styles import BANNER_STYLE
 from ui.worker import DatabaseWorker
 
 MORE_FIELD_LABELS_FR = {

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -71,13 +71,11 @@ from carehub.cohort.saved import (
 from carehub.cohort.service import run_query
 from carehub.errors import CareHubError
 from carehub.prevention.services import create_campaign
-from ui.caseload_model import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
+from ui.context import AppContext
 from ui.formatting import french_csv
-from ui.patient_panel import PatientPanel, format_ins
+from ui.widgets.patient_panel import PatientPanel, format_ins
+from ui.widgets.patient_table import COL_INS, HEADERS, CaseloadModel, Finder, cell_text
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -909,10 +907,10 @@ class CohortScreen(QWidget):
         self.failed.emit(message)
 
 
-def install_cohort_screen(window: MainWindow) -> CohortScreen:
-    """The search page of the main window (Affichage menu, Ctrl+3)."""
-    screen = CohortScreen(window.worker, user=window.user)
-    action = window.add_page(screen, screen.tr("Recherche multicritère"), "Ctrl+3")
+def install_cohort_screen(ctx: AppContext) -> CohortScreen:
+    """The search page (Affichage menu, Ctrl+3)."""
+    screen = CohortScreen(ctx.worker, user=ctx.user)
+    action = ctx.add_page(screen, screen.tr("Recherche multicritère"), "Ctrl+3")
     action.setToolTip(screen.tr("Recherche multicritère (Ctrl+3)"))
     screen.start()
     return screen

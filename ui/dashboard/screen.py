@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QDate, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QShowEvent, QTextDocument
@@ -46,7 +46,8 @@ from carehub.workload.service import (
     weekly_start,
     workload,
 )
-from ui.charts import (
+from ui.context import AppContext
+from ui.dashboard.charts import (
     BLUE,
     GREY,
     LIGHT_BLUE,
@@ -59,13 +60,17 @@ from ui.charts import (
     paint_chart,
 )
 from ui.formatting import format_date, french_csv
-from ui.paper import FONT_FAMILY, a4_layout, pdf_writer, text_document
+from ui.paper import (
+    FONT_FAMILY,
+    NO_BREAK_HYPHEN,
+    a4_layout,
+    keep_whole,
+    pdf_writer,
+    text_document,
+)
 from ui.rows_model import RowsModel
 from ui.tables import row_table
 from ui.worker import DatabaseWorker
-
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
 
 FRAGILITY_NAMES = {"0": "Robuste", "1": "Pré-fragile", "2": "Fragile", "3": "Très fragile",
                    "unknown": "Non évalué"}
@@ -230,13 +235,17 @@ def csv_bytes(found: Workload) -> bytes:
 
 
 def tables_html(found: Workload) -> str:
+    """The report's tables: headers wrap between their words only, a figure, a duration
+    ("12 min 05"), a share ("67 %") or a date is never broken."""
     e = html.escape
 
     def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-        head = "".join(f"<th align='{'left' if i == 0 else 'right'}'>{e(h)}</th>"
+        head = "".join(f"<th align='{'left' if i == 0 else 'right'}'>"
+                       f"{e(h).replace('-', NO_BREAK_HYPHEN)}</th>"  # Pré-fragiles whole
                        for i, h in enumerate(headers))
         body = "".join("<tr>" + "".join(
-            f"<td align='{'left' if i == 0 else 'right'}'>{e(c)}</td>"
+            f"<td align='{'left' if i == 0 else 'right'}'>"
+            f"{e(c) if i == 0 else keep_whole(c)}</td>"
             for i, c in enumerate(row)) + "</tr>" for row in rows)
         return ("<table width='100%' cellspacing='0' cellpadding='4' border='1' "
                 "style='border-collapse: collapse; border-color: #999'>"
@@ -529,15 +538,14 @@ class Dashboard(QWidget):
         self.exported.emit(str(path))
 
 
-def install_dashboard(window: MainWindow) -> Dashboard:
-    """The supervisor's page of the main window (Affichage menu, Ctrl+4), and the job
-    evaluating the day's coverage before anyone opens it."""
-    page = Dashboard(window.worker, user=window.user)
-    action = window.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
+def install_dashboard(ctx: AppContext) -> Dashboard:
+    """The supervisor's page (Affichage menu, Ctrl+4), and the job evaluating the day's
+    coverage before anyone opens it."""
+    page = Dashboard(ctx.worker, user=ctx.user)
+    action = ctx.add_page(page, page.tr("Tableau de bord"), "Ctrl+4")
     action.setToolTip(page.tr("Tableau de bord (Ctrl+4)"))
-    window.scheduler.on(COVERAGE_JOB, page.warm_coverage)
-    window.scheduler.daily(COVERAGE_JOB, hour=COVERAGE_HOUR, minute=COVERAGE_MINUTE)
+    ctx.scheduler.on(COVERAGE_JOB, page.warm_coverage)
+    ctx.scheduler.daily(COVERAGE_JOB, hour=COVERAGE_HOUR, minute=COVERAGE_MINUTE)
     # At start-up, once the day's list has loaded: the worker is the app's only writer.
-    window.scheduler.once(f"{COVERAGE_JOB}:startup",
-                          at=datetime.now().astimezone() + COVERAGE_STARTUP_DELAY)
+    ctx.scheduler.once(f"{COVERAGE_JOB}:startup", at=ctx.now() + COVERAGE_STARTUP_DELAY)
     return page  # reads its figures when first shown

@@ -1,0 +1,1 @@
+"""Who is at the keyboard: sign-in, inactivity lock, break the glass, users and reassignment."""

@@ -1,0 +1,1 @@
+"""The caseload screen: the patient form, the patient's actions and the action form."""

@@ -1,0 +1,1 @@
+"""Tableau de bord: the supervisor's workload and coverage figures, their charts, CSV and PDF."""

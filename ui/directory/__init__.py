@@ -1,0 +1,1 @@
+"""The practitioner directory: the search screen and the printable list of practitioners."""

@@ -1,0 +1,1 @@
+"""The team hub in the app: sync settings and status, merge conflicts, the FHIR export dialog."""

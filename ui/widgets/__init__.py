@@ -1,0 +1,1 @@
+"""Widgets shared by the screens: the patients table model, the patient panel, its timeline."""
