@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -32,29 +31,17 @@ from carehub.caseload.services import (
 )
 from carehub.cli import app
 from carehub.coordination.audit import AuditEvent, verify_chain
-from carehub.db import Database, open_database
+from carehub.db import Database
 from carehub.directory.models import Commune
 from carehub.errors import InputError
 from carehub.identifiers import ins_problem, is_valid_rpps
-from carehub.keystore import KeyFileStore
 from carehub.phones import parse_phone
 from carehub.sync.outbox import OutboxEntry
 from tests.cohort_helpers import mismatched_copies
+from tests.db_helpers import fresh_database
 
 AS_OF = date(2025, 11, 3)
 CASELOAD_SIZE = 400
-
-
-def fresh_database(folder: Path, template: tuple[Path, str]) -> Database:
-    """A copy of the migrated template (communes loaded), its key in a key file."""
-    source, key = template
-    folder.mkdir(parents=True)
-    target = folder / "carehub.db"
-    shutil.copy(source, target)
-    shutil.copy(source.with_name(source.name + ".keycheck"),
-                target.with_name(target.name + ".keycheck"))
-    (folder / "key").write_text(key)
-    return open_database(target, KeyFileStore(folder / "key"))
 
 
 def fill(database: Database, *, patients: int, seed: int, as_of: date = AS_OF) -> None:

@@ -34,6 +34,7 @@ from carehub.prevention.services import (
     record_call_outcome,
 )
 from carehub.users.services import add_coverage, ensure_user
+from tests.db_helpers import fresh_database
 from tests.prevention_helpers import STAY, add_fact, add_patient
 
 D = date.fromisoformat
@@ -277,20 +278,7 @@ def test_cli_plan_and_capacity(db: Database, db_path: Path) -> None:
 @pytest.fixture(scope="module")
 def demo_plan_db(tmp_path_factory: pytest.TempPathFactory,
                  template_db: tuple[Path, str]) -> Database:
-    import shutil
-
-    from carehub.db import open_database
-    from carehub.keystore import KeyFileStore
-
-    source, key = template_db
-    folder = tmp_path_factory.mktemp("plandemo")
-    target = folder / "carehub.db"
-    shutil.copy(source, target)
-    shutil.copy(source.with_name(source.name + ".keycheck"),
-                target.with_name(target.name + ".keycheck"))
-    store = KeyFileStore(folder / "key")
-    store.put(target, key)
-    database = open_database(target, store)
+    database = fresh_database(tmp_path_factory.mktemp("plandemo"), template_db)
     with database.transaction() as s:
         generate_demo(s, patients=400, seed=3, actor="nurse", as_of=MONDAY)
         recompute_reminders(s, as_of=MONDAY, actor="nurse")
