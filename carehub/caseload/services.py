@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
-from typing import Any, overload
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import String, and_, func, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from carehub.caseload.ids import PatientIds as PatientIds  # re-exported: its former home
 from carehub.caseload.models import (
     CHANNELS,
     IDENTITY_STATUSES,
@@ -313,61 +314,15 @@ def patient_input_from(session: Session, patient: Patient) -> PatientInput:
     return PatientInput.model_validate(values)
 
 
-class PatientIds(Sequence[uuid.UUID]):
-    """An ordered result of ids, kept as stored hex and made UUIDs only when read.
-
-    A search may match 50,000 patients while a table shows 30 lines: building every
-    UUID object up front would cost more than the SQL itself.
-    """
-
-    def __init__(self, hex_ids: list[str]) -> None:
-        self._hex = hex_ids
-        self._rows: dict[str, int] | None = None
-
-    def __len__(self) -> int:
-        return len(self._hex)
-
-    @overload
-    def __getitem__(self, index: int) -> uuid.UUID: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[uuid.UUID]: ...
-    def __getitem__(self, index: int | slice) -> uuid.UUID | list[uuid.UUID]:
-        if isinstance(index, slice):
-            return [uuid.UUID(hex=h) for h in self._hex[index]]
-        return uuid.UUID(hex=self._hex[index])
-
-    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
-        if self._rows is None:
-            self._rows = {h: row for row, h in enumerate(self._hex)}
-        row = self._rows.get(value.hex) if isinstance(value, uuid.UUID) else None
-        if row is None or row < start or (stop is not None and row >= stop):
-            raise ValueError(f"{value} is not in the result")
-        return row
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, uuid.UUID) and value.hex in (self._rows or set(self._hex))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, PatientIds):
-            return self._hex == other._hex
-        if isinstance(other, Sequence):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"PatientIds({len(self._hex)} ids)"
-
-
 def search_patient_ids(session: Session, *, text: str = "", statuses: Sequence[str] = (),
                        fragility_levels: Sequence[int] = (),
                        care_manager: str | None = None) -> PatientIds:
     """Ids of the matching patients in name order; every word typed must match.
 
-    The scan runs over the covering index ix_patient_search, never the wide rows.
+    The scan runs over the covering index ix_patient_search, never the wide rows, and
+    the ids come back as one string (group_concat), not one Python row per patient.
     """
-    stored_id = type_coerce(col(Patient.id), String())
+    stored_id = type_coerce(col(Patient.id), String()).label("id")
     query = sa_select(stored_id).where(visible_patients_clause(session))
     for word in search_words(text):
         query = query.where(func.instr(Patient.search_text, word) > 0)
@@ -378,8 +333,12 @@ def search_patient_ids(session: Session, *, text: str = "", statuses: Sequence[s
     if care_manager:
         query = query.join(User, and_(col(User.id) == Patient.care_manager_id,
                                       col(User.name) == care_manager))
-    ordered = query.order_by(col(Patient.sort_key), col(Patient.id))
-    return PatientIds(list(session.execute(ordered).scalars()))
+    ordered = query.order_by(col(Patient.sort_key), col(Patient.id)).subquery()
+    # SQLite keeps a subquery's ORDER BY under an order-sensitive aggregate such as
+    # group_concat (and scans the index in that order: no sort, unlike group_concat's own
+    # ORDER BY argument, which sorts again).
+    packed = session.execute(sa_select(func.group_concat(ordered.c.id, ""))).scalar()
+    return PatientIds(packed or "")
 
 
 def search_words(text: str) -> list[str]:

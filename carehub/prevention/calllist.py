@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
-from carehub.caseload.services import PatientIds
+from carehub.caseload.ids import PatientIds
 from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
 from carehub.prevention.engine import HISTORY_KINDS
