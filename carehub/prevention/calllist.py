@@ -1,8 +1,9 @@
 """The day's call list: ordered in one SELECT, its lines built from a second one.
 
-The order (priority, calling hours, call-backs) is computed by SQLite over the stored
-reminders, so that a 50,000-patient team list is one query; the lines (phones, reasons,
-caregiver) come from one more SELECT returning one row per patient with JSON arrays.
+The order (priority, calling hours, call-backs) is read from the call queue, the stored
+rows of each patient on the list (carehub.prevention.callqueue), so that a 50,000-patient
+team list is one indexed query; the lines (phones, reasons, caregiver) come from one more
+SELECT returning one row per patient with JSON arrays.
 Re-exported by carehub.prevention.services (the contract's home of call_list).
 """
 
@@ -22,14 +23,15 @@ from sqlmodel import Session
 from carehub.caseload.ids import PatientIds
 from carehub.caseload.summary import PhoneLine, age_on, display_name, phone_line
 from carehub.phones import format_phone
-from carehub.prevention.engine import HISTORY_KINDS
-from carehub.prevention.priority import (
-    _AGE_SQL,
-    _REASON_PRIORITY_SQL,
-    _RECENT_STAY_SQL,
-    _params,
-    user_id,
+from carehub.prevention.callqueue import (
+    MINE_SQL,
+    ON_THE_LIST_SQL,
+    ORDER_SQL,
+    PACKED_ORDER_SQL,
+    refresh_call_queue,
 )
+from carehub.prevention.engine import HISTORY_KINDS
+from carehub.prevention.priority import _REASON_PRIORITY_SQL, _params, user_id
 from carehub.prevention.rules import RuleSet, load_rules
 from carehub.prevention.types import (
     ESCALATION_STEPS,
@@ -39,71 +41,9 @@ from carehub.prevention.types import (
 )
 from carehub.users.access import require_caseload_access
 
-# Reminders to act on at :as_of (r = reminder): due; planned for that day or before;
-# postponed until then; unreachable with an escalation step to take.
-ON_THE_LIST_SQL = """(
-    (r.state = 'due' AND r.due_date <= :as_of)
- OR (r.state = 'planned' AND r.planned_at < :day_end)
- OR (r.state = 'postponed' AND r.postponed_until <= :as_of)
- OR (r.state = 'unreachable' AND r.escalation IS NOT NULL))"""
-# Her active patients: by the care-manager index, or by id for a page (`+` keeps SQLite
-# off the status index, which would scan every active patient of the database).
-_MINE_SQL = "p.care_manager_id = :manager AND +p.status = 'active' AND p.deceased_date IS NULL"
+# Her active patients, or a page of them by id (`+` keeps SQLite off the status index).
 _MINE_PAGE_SQL = ("p.id IN :only AND +p.care_manager_id = :manager AND +p.status = 'active' "
                   "AND p.deceased_date IS NULL")
-_NOT_REACHED_SQL = """NOT EXISTS (
-    SELECT 1 FROM coordination_action a
-     WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
-       AND a.type IN ('call', 'sms') AND a.outcome = 'reached')"""
-# Phoned, unless deaf, or preferring SMS (with a mobile that may receive them), e-mail (with
-# an address), a letter or a visit, or with no number left to call: what `channel` says.
-_PHONED_SQL = """(NOT p.deaf_or_hard_of_hearing
-    AND NOT (p.preferred_channel = 'sms' AND EXISTS (
-        SELECT 1 FROM patient_phone ph WHERE ph.patient_id = p.id AND ph.kind = 'mobile'
-           AND ph.sms_consent AND NOT ph.needs_check))
-    AND NOT (p.preferred_channel = 'email' AND p.email IS NOT NULL)
-    AND p.preferred_channel NOT IN ('letter', 'visit')
-    AND EXISTS (SELECT 1 FROM patient_phone ph WHERE ph.patient_id = p.id
-                   AND NOT ph.needs_check))"""
-ORDER_SQL = f"""
-WITH s AS (
-  SELECT p.rowid AS prow, r.patient_id AS pid, max({_REASON_PRIORITY_SQL}) AS top, count(*) AS n,
-         min(r.due_date) AS due,
-         min(CASE WHEN r.state = 'planned' THEN r.planned_at END) AS planned
-    FROM patient p CROSS JOIN reminder r ON r.patient_id = p.id  -- patients drive
-   WHERE {{mine}} AND {ON_THE_LIST_SQL}
-   GROUP BY p.rowid  -- the order they come in (no sort); r from ix_reminder_call_list alone
-), q AS MATERIALIZED (
-  SELECT s.pid, s.due, s.planned, p.sort_key,
-         s.top + coalesce(p.fragility_level, 0) * :w_fragility
-           + CASE WHEN {_AGE_SQL} >= 85 THEN :w_age85 WHEN {_AGE_SQL} >= 75 THEN :w_age75
-                  ELSE 0 END
-           + CASE WHEN {_RECENT_STAY_SQL} THEN :w_recent ELSE 0 END
-           + :w_other * (s.n - 1) AS priority,
-         {_PHONED_SQL} AS phoned,
-         substr(p.call_after, 1, 8) AS after, substr(p.call_before, 1, 8) AS before,
-         CASE WHEN s.planned IS NOT NULL AND date(s.planned, 'localtime') = :as_of
-              THEN time(s.planned, 'localtime') END AS planned_time
-    FROM s JOIN patient p ON p.rowid = s.prow
-   WHERE {_NOT_REACHED_SQL}
-), o AS (
-  SELECT q.*, CASE WHEN phoned AND after IS NOT NULL AND planned_time IS NOT NULL
-                   THEN max(after, planned_time)
-                   WHEN phoned AND after IS NOT NULL THEN after
-                   ELSE planned_time END AS available
-    FROM q
-)
-SELECT pid, priority, due,
-       CASE WHEN planned IS NOT NULL AND planned <= :now_utc
-                 AND NOT (phoned AND before IS NOT NULL AND before <= :now_time) THEN 0
-            WHEN available IS NOT NULL AND available > :now_time THEN 2
-            WHEN phoned AND before IS NOT NULL AND before <= :now_time THEN 3
-            ELSE 1 END AS bucket,
-       planned, available
-  FROM o
- ORDER BY bucket, CASE bucket WHEN 0 THEN planned WHEN 2 THEN available END,
-          priority DESC, sort_key, pid
-"""
 ITEMS_SQL = f"""
 SELECT p.id, p.ins, p.birth_name, p.used_name, p.given_names, p.sex, p.birth_date, p.email,
        p.preferred_channel, p.call_after, p.call_before, p.preferred_hours_note,
@@ -191,7 +131,8 @@ def now_local(now: datetime | None, as_of: date, ruleset: RuleSet) -> datetime:
 @cache
 def _text(sql: str, paged: bool) -> Any:
     """The statement of `sql`, built once (text() parses the SQL for its parameters)."""
-    statement = text(sql.format(mine=_MINE_PAGE_SQL if paged else _MINE_SQL))
+    statement = text(sql.format(mine=_MINE_PAGE_SQL if paged else MINE_SQL,
+                                only=" AND patient_id IN :only" if paged else ""))
     if ":stay_codes" in sql:
         statement = statement.bindparams(bindparam("stay_codes", expanding=True))
     if paged:
@@ -207,6 +148,9 @@ def _statement(sql: str, only: Sequence[uuid.UUID] | None, params: dict[str, Any
 
 def _order_rows(session: Session, ruleset: RuleSet, manager: uuid.UUID, as_of: date,
                 local_now: datetime, only: Sequence[uuid.UUID] | None = None) -> list[Any]:
+    """The list's rows (id, priority, due, bucket, planned, available) in call order, read
+    from her call queue brought up to date first (carehub.prevention.callqueue)."""
+    refresh_call_queue(session, rules=ruleset, manager=manager, as_of=as_of)
     params = _params(ruleset, manager, as_of, local_now)
     return list(session.connection().execute(_statement(ORDER_SQL, only, params), params).all())
 
@@ -224,7 +168,8 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
                rules: RuleSet | None = None, plan: bool = True) -> CallOrder:
     """The order of `call_list` (ids, priorities, earliest due dates) in one SELECT, for
     lists too long to build every line up front (`plan=False`: the whole backlog of a
-    supervisor's 50,000 patients)."""
+    supervisor's 50,000 patients). The columns come back as one string each (ids end to
+    end, JSON arrays): one Python object per column, not one row per patient."""
     require_caseload_access(session, owner=user, purpose="call list")
     ruleset = rules or load_rules()
     manager = user_id(session, user)
@@ -233,12 +178,14 @@ def call_order(session: Session, *, user: str, as_of: date, now: datetime | None
     only = _share(session, ruleset, manager, as_of) if plan else None
     if only == []:
         return CallOrder(PatientIds([]), [], [])
-    rows = _order_rows(session, ruleset, manager, as_of, now_local(now, as_of, ruleset), only)
-    if not rows:
+    refresh_call_queue(session, rules=ruleset, manager=manager, as_of=as_of)
+    params = _params(ruleset, manager, as_of, now_local(now, as_of, ruleset))
+    ids, priorities, due_dates = session.connection().execute(
+        _statement(PACKED_ORDER_SQL, only, params), params).one()
+    if ids is None:
         return CallOrder(PatientIds([]), [], [])
-    ids, priorities, due_dates = list(zip(*rows, strict=True))[:3]  # columns, at C speed
-    return CallOrder(PatientIds(list(ids)), list(priorities),
-                     list(map(date.fromisoformat, due_dates)))  # due dates: 'YYYY-MM-DD'
+    return CallOrder(PatientIds(ids), json.loads(priorities),
+                     list(map(date.fromisoformat, json.loads(due_dates))))  # 'YYYY-MM-DD'
 
 
 def call_list(session: Session, *, user: str, as_of: date, now: datetime | None = None,

@@ -27,12 +27,14 @@ _RECENT_STAY_SQL = """p.id IN (
      WHERE c.system = :stay_system AND c.code IN :stay_codes AND c.kind = 'encounter'
        AND c.end_date >= :recent_from AND c.end_date <= :as_of)"""
 # A reminder's own priority: the rule's points, a point per day overdue (capped), and the
-# bonuses of an escalation and of a promised call-back whose hour has come.
-_REASON_PRIORITY_SQL = """(r.points
+# bonuses of an escalation and of a promised call-back whose hour has come. The part that
+# does not depend on the hour (_REASON_BASE_SQL) is what the call queue stores.
+_CALLBACK_SQL = "(r.state = 'planned' AND r.reason = 'followup.callback')"
+_REASON_BASE_SQL = """(r.points
     + min(max(CAST(julianday(:as_of) - julianday(r.due_date) AS INTEGER), 0), :cap) * :per_day
-    + CASE WHEN r.escalation IS NOT NULL THEN :w_escalation ELSE 0 END
-    + CASE WHEN r.state = 'planned' AND r.reason = 'followup.callback'
-                AND r.planned_at <= :now_utc THEN :w_planned ELSE 0 END)"""
+    + CASE WHEN r.escalation IS NOT NULL THEN :w_escalation ELSE 0 END)"""
+_REASON_PRIORITY_SQL = f"""({_REASON_BASE_SQL}
+    + CASE WHEN {_CALLBACK_SQL} AND r.planned_at <= :now_utc THEN :w_planned ELSE 0 END)"""
 _AGE_SQL = """(CAST(substr(:as_of, 1, 4) AS INTEGER) - CAST(substr(p.birth_date, 1, 4) AS INTEGER)
     - (substr(:as_of, 6, 5) < substr(p.birth_date, 6, 5)))"""
 
