@@ -44,9 +44,11 @@ ON_THE_LIST_SQL = """(
  OR (r.state = 'postponed' AND r.postponed_until <= :as_of)
  OR (r.state = 'unreachable' AND r.escalation IS NOT NULL))"""
 # Her active patients: by the care-manager index (`+` keeps SQLite off the status index,
-# which would scan every active patient of the database); only the stale ones.
+# which would scan every active patient of the database); or the stale ones, by id (`+`
+# keeps it off the care-manager index, which would read all of hers).
 MINE_SQL = "p.care_manager_id = :manager AND +p.status = 'active' AND p.deceased_date IS NULL"
-_STALE_SQL = f"p.id IN (SELECT patient_id FROM call_queue_stale) AND {MINE_SQL}"
+_STALE_SQL = ("p.id IN (SELECT patient_id FROM call_queue_stale) AND +p.care_manager_id = "
+              ":manager AND +p.status = 'active' AND p.deceased_date IS NULL")
 _NOT_REACHED_SQL = """NOT EXISTS (
     SELECT 1 FROM coordination_action a
      WHERE a.patient_id = p.id AND a.at >= :day_start AND a.at < :day_end
@@ -85,7 +87,7 @@ WITH s AS (
          coalesce(p.fragility_level, 0) * :w_fragility
            + CASE WHEN {_AGE_SQL} >= 85 THEN :w_age85 WHEN {_AGE_SQL} >= 75 THEN :w_age75
                   ELSE 0 END
-           + CASE WHEN {_RECENT_STAY_SQL} THEN :w_recent ELSE 0 END
+           + CASE WHEN {{recent}} THEN :w_recent ELSE 0 END
            + :w_other * (s.n - 1) AS rest,
          {_PHONED_SQL} AS phoned,
          substr(p.call_after, 1, 8) AS after, substr(p.call_before, 1, 8) AS before,
@@ -125,6 +127,12 @@ SELECT pid, priority, due,
  ORDER BY bucket, CASE bucket WHEN 0 THEN planned WHEN 2 THEN available END,
           priority DESC, sort_key, pid
 """
+# A recent stay of one of a few patients, from her own codings (ix_coding_patient): the
+# whole team's list reads every recent stay at once (_RECENT_STAY_SQL) instead.
+_HER_RECENT_STAY_SQL = """EXISTS (
+    SELECT 1 FROM fact_coding c
+     WHERE c.patient_id = p.id AND c.system = :stay_system AND c.code IN :stay_codes
+       AND c.kind = 'encounter' AND c.end_date >= :recent_from AND c.end_date <= :as_of)"""
 # The same order as three strings: the ids end to end, the priorities and the due dates
 # as JSON arrays. SQLite keeps a subquery's ORDER BY under order-sensitive aggregates.
 PACKED_ORDER_SQL = f"""
@@ -141,6 +149,9 @@ DELETE FROM call_queue_stale
                        AND p.care_manager_id IS NOT NULL)
         AND NOT EXISTS (SELECT 1 FROM call_queue q
                          WHERE q.patient_id = call_queue_stale.patient_id))"""
+# Stale patients beyond this (a recompute of everyone): her whole list is rebuilt, one pass
+# over her patients costs less than one look-up per stale patient.
+REBUILD_BY_ID_AT_MOST = 5_000
 # What the rows are built from besides the data: the day, the rules' weights and stay
 # codes, the local time zone (a call-back's local day and hour).
 _NOT_BUILT_FROM = ("manager", "now_utc", "now_time")
@@ -171,18 +182,19 @@ def refresh_call_queue(session: Session, *, rules: RuleSet, manager: uuid.UUID,
     who = {"manager": manager.hex}
     built = conn.execute(text("SELECT digest FROM call_queue_state WHERE manager_id = :manager"),
                          who).scalar()
-    if built == digest:
-        if conn.execute(text("SELECT 1 FROM call_queue_stale LIMIT 1")).first() is None:
+    stale = conn.execute(text("SELECT count(*) FROM call_queue_stale")).scalar_one()
+    if built == digest and stale <= REBUILD_BY_ID_AT_MOST:
+        if not stale:
             return 0
         conn.execute(text("DELETE FROM call_queue WHERE manager_id = :manager AND patient_id "
                           "IN (SELECT patient_id FROM call_queue_stale)"), who)
-        mine = _STALE_SQL
+        mine, recent = _STALE_SQL, _HER_RECENT_STAY_SQL
     else:
         conn.execute(text("DELETE FROM call_queue WHERE manager_id = :manager"), who)
         conn.execute(text("INSERT OR REPLACE INTO call_queue_state (manager_id, digest) "
                           "VALUES (:manager, :digest)"), {**who, "digest": digest})
-        mine = MINE_SQL
-    sql = _expanded(_BUILD_SQL.format(mine=mine), params)
+        mine, recent = MINE_SQL, _RECENT_STAY_SQL
+    sql = _expanded(_BUILD_SQL.format(mine=mine, recent=recent), params)
     written = conn.exec_driver_sql(sql, params).rowcount
     conn.execute(text(_SETTLED_SQL), who)
     return int(written)
