@@ -48,10 +48,6 @@ class PatientIds(Sequence[uuid.UUID]):
     def __iter__(self) -> Iterator[uuid.UUID]:
         return (uuid.UUID(hex=self._hex_at(row)) for row in range(len(self)))
 
-    def hex_ids(self) -> list[str]:
-        """The ids as stored (hex), for a query's IN list."""
-        return [self._hex_at(row) for row in range(len(self))]
-
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         row = self._find(value, start, len(self) if stop is None else stop)
         if row is None:
