@@ -89,7 +89,6 @@ class StoredReminder:
     updated_at: datetime | None = None
 
 
-
 _UPDATED_FIELDS = ("state", "due_date", "explanation_fr", "points", "last_done", "closed_on",
                    "postponed_until", "attempts", "escalation", "updated_at")
 
