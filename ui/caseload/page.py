@@ -63,7 +63,7 @@ _SELECTION_DELAY_MS = 80  # arrowing down the list does not load every patient p
 
 
 def _all_communes(session: Session) -> list[tuple[str, str]]:
-    rows = session.execute(select(Commune.insee, Commune.name)
+    rows = session.execute(select(col(Commune.insee), col(Commune.name))
                            .order_by(col(Commune.normalized), col(Commune.insee)))
     return [(insee, f"{name} ({insee})") for insee, name in rows]
 

@@ -69,7 +69,7 @@ class MyDayPage(CallingPage):
 
     def _build_keys(self) -> None:
         """Plain keys while working the list; text fields keep them for typing."""
-        bindings: list[tuple[str, Callable[[], None]]] = [
+        bindings: list[tuple[str, Callable[[], object]]] = [
             *((key, lambda o=outcome: self.key_outcome(o)) for key, outcome in
               (("1", "reached"), ("2", "no_answer"), ("3", "voicemail"),
                ("4", "wrong_number"), ("5", "refused"), ("6", "callback"))),
