@@ -197,6 +197,8 @@ class CaseloadPage(QWidget):
         self.worker.submit(lambda s: [u.name for u in list_users(s)],
                            on_success=self._fill_manager_filter)
 
+    # -- search and filters ---------------------------------------------------------------
+
     def focus_search(self) -> None:
         self._ctx.open_on(self)
         self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
