@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -23,6 +24,9 @@ from carehub.errors import CareHubError
 from carehub.keystore import key_store
 from carehub.users.services import ensure_user
 from ui.i18n import LANGUAGES, choose_language, install_translators
+
+if TYPE_CHECKING:
+    from ui.my_day import MyDayPage
 
 SCREENSHOT_TIMEOUT_MS = 120_000
 
@@ -114,7 +118,7 @@ def _arrange_screenshot(window: object, target: Path) -> None:
             app.exit(1)
 
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timed_out)
-    page = getattr(window, "my_day", None)
+    page: MyDayPage | None = getattr(window, "my_day", None)
     if page is not None and window.pages.currentWidget() is page:
         # The app opens on Ma journée: wait for her day (the start of day computed, its
         # list shown, the first line's card filled), not for the caseload behind it.

@@ -1,7 +1,7 @@
-"""The main window: search, filters, the caseload table and the patient panel.
+"""The main window: composes the screens' pages as tabs, owns the menus, toolbar and status bar.
 
-Keyboard first: the search field has focus at start and every action has a shortcut.
-All database work goes through the worker; callbacks run on the GUI thread.
+Keyboard first: the caseload's search field has focus at start and every action has a
+shortcut. All database work goes through the worker; callbacks run on the GUI thread.
 """
 
 from __future__ import annotations
@@ -9,45 +9,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date
-from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QMenu,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
-from sqlalchemy import select
-from sqlmodel import Session, col
+from PySide6.QtWidgets import QMainWindow, QMenu, QTableView, QTabWidget, QWidget
 
-from carehub.caseload.models import PATIENT_STATUSES
-from carehub.caseload.services import (
-    PatientInput,
-    create_patient,
-    get_patient,
-    patient_input_from,
-    update_patient,
-)
-from carehub.caseload.summary import patient_summary, patient_timeline
 from carehub.db import Database
-from carehub.directory.models import Commune
 from carehub.errors import CareHubError
-from carehub.users.services import list_users
 from ui.access.controller import install_access
 from ui.caseload.actions_panel import install_action_features
-from ui.caseload.patient_dialog import PatientDialog
+from ui.caseload.page import CaseloadPage, install_caseload
 from ui.cohort.screen import install_cohort_screen
 from ui.context import AppContext, Menu
 from ui.dashboard.screen import install_dashboard
@@ -56,47 +27,16 @@ from ui.my_day import install_my_day
 from ui.scheduler import AppScheduler
 from ui.sync.controller import install_sync
 from ui.widgets.patient_panel import PatientPanel
-from ui.widgets.patient_table import (
-    FRAGILITY_LABELS,
-    HEADERS,
-    CaseloadModel,
-    CaseloadQuery,
-    fragility_label,
-    status_label,
-)
+from ui.widgets.patient_table import CaseloadModel
 from ui.worker import DatabaseWorker
 
 log = logging.getLogger(__name__)
-
-# Typical content of each column: its width fits these without clipping.
-_COLUMN_SAMPLES = ("Arnaud (Guillaume)", "Chantal Madeleine", "00/00/0000", "100",
-                   "Saint-Julien-de-Ch", "07 00 00 00 00", "254127511297015", "Suivi actif",
-                   "1 – pré-fragile", "IDE coordinatrice")
-_SELECTION_DELAY_MS = 80  # arrowing down the list does not load every patient passed
-
-
-def _all_communes(session: Session) -> list[tuple[str, str]]:
-    rows = session.execute(select(Commune.insee, Commune.name)
-                           .order_by(col(Commune.normalized), col(Commune.insee)))
-    return [(insee, f"{name} ({insee})") for insee, name in rows]
-
-
-def _load_patient(session: Session, patient_id: uuid.UUID) -> tuple[Any, Any]:
-    return (patient_summary(session, patient_id=patient_id, as_of=date.today()),
-            patient_timeline(session, patient_id=patient_id))
-
-
-def _load_form(session: Session, patient_id: uuid.UUID) -> PatientInput:
-    return patient_input_from(session, get_patient(session, patient_id=patient_id))
 
 
 class MainWindow(QMainWindow):
     """CareHub's main window over one open database, acting as `user`."""
 
-    patientShown = Signal(object)  # the panel shows this patient id
-    patientSaved = Signal(object)  # a new/edited patient was saved (its id)
-    patientCreated = Signal(object)  # a new patient's id, once saved (her intake)
-    dialogOpened = Signal(object)  # the new/edit dialog is open (the dialog)
+    patientShown = Signal(object)  # the caseload's panel shows this patient id
     statusUpdated = Signal()  # the status bar's figures were refreshed
 
     def __init__(self, database: Database, *, user: str) -> None:
@@ -108,102 +48,22 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(worker=self.worker, scheduler=self.scheduler, user=user,
                               window=self, shell=self)
         self.patientShown.connect(self.ctx.patientShown)
-        self.patientCreated.connect(self.ctx.patientCreated)
         self.ctx.statusUpdated.connect(self.statusUpdated)
-        self.model = CaseloadModel(self.worker, self)
-        self.current_dialog: PatientDialog | None = None
-        self._communes: list[tuple[str, str]] | None = None
-        self._shown_patient: uuid.UUID | None = None
-        self._select_after_refresh: uuid.UUID | None = None
-        self._selection_timer = QTimer(self)
-        self._selection_timer.setSingleShot(True)
-        self._selection_timer.setInterval(_SELECTION_DELAY_MS)
-        self._selection_timer.timeout.connect(self._load_current_patient)
 
         self.setWindowTitle("CareHub")
         self.resize(1680, 900)
         self._build_widgets()
         self._build_actions()
-        self.model.resultShown.connect(self._on_result_shown)
-        self.search_field.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.caseload.search_field.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # -- construction ---------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.search_field = QLineEdit()
-        self.search_field.setPlaceholderText(self.tr("Rechercher : nom, INS, téléphone, commune…"))
-        self.search_field.setClearButtonEnabled(True)
-        self.search_field.textChanged.connect(self._on_filters_changed)
-
-        self.status_filter = QComboBox()
-        self.status_filter.addItem(self.tr("Tous les statuts"), None)
-        for status in PATIENT_STATUSES:
-            self.status_filter.addItem(status_label(status), status)
-        self.fragility_filter = QComboBox()
-        self.fragility_filter.addItem(self.tr("Toutes fragilités"), None)
-        for level in FRAGILITY_LABELS:
-            self.fragility_filter.addItem(fragility_label(level), level)
-        self.manager_filter = QComboBox()
-        self.manager_filter.addItem(self.tr("Toutes les IDE coordinatrices"), None)
-        for combo, label in ((self.status_filter, self.tr("Statut")),
-                             (self.fragility_filter, self.tr("Fragilité")),
-                             (self.manager_filter, self.tr("IDE coordinatrice"))):
-            combo.setAccessibleName(label)
-            combo.currentIndexChanged.connect(self._on_filters_changed)
-
-        filters = QHBoxLayout()
-        filters.addWidget(self.search_field, 3)
-        filters.addWidget(self.status_filter, 1)
-        filters.addWidget(self.fragility_filter, 1)
-        filters.addWidget(self.manager_filter, 1)
-
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        rows = self.table.verticalHeader()
-        rows.setVisible(False)
-        # Uniform row heights: the view never measures 50,000 rows to scroll.
-        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
-        columns = self.table.horizontalHeader()
-        columns.setHighlightSections(False)
-        columns.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        for column, sample in enumerate(_COLUMN_SAMPLES[:len(HEADERS)]):
-            header = self.model.headerData(column, Qt.Orientation.Horizontal)
-            self.table.setColumnWidth(column, max(metrics.horizontalAdvance(sample),
-                                                  metrics.horizontalAdvance(header)) + 16)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        self.table.doubleClicked.connect(lambda _index: self.edit_current())
-
-        self.panel = PatientPanel()
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.panel)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([1100, 580])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(8, 8, 8, 4)
-        layout.addLayout(filters)
-        layout.addWidget(self.splitter, 1)
-        # Screens of a whole page (the day's calls, cohort search...) are tabs beside the
-        # caseload; add_page() is how their modules plug in.
+        # Each screen of a whole page (the caseload, the day's calls, cohort search...) is
+        # a tab; add_page() is how their modules plug in.
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
-        self.pages.addTab(central, self.tr("Patients"))
-        self.caseload_page = central
         self.setCentralWidget(self.pages)
-
-        self.count_label = QLabel()
-        self.statusBar().addWidget(self.count_label, 1)
 
     def add_page(self, page: QWidget, title: str, shortcut: str | None = None) -> QAction:
         """A full-page screen as a tab, with an Affichage menu entry that shows it."""
@@ -228,12 +88,16 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.find_action = self._action(self.tr("Rechercher"), ["Ctrl+F"], self.focus_search)
-        self.new_action = self._action(self.tr("Nouveau patient"), ["Ctrl+N"], self.new_patient)
+        # The caseload's actions: the page is installed below, once the menus exist.
+        self.find_action = self._action(self.tr("Rechercher"), ["Ctrl+F"],
+                                        lambda: self.caseload.focus_search())
+        self.new_action = self._action(self.tr("Nouveau patient"), ["Ctrl+N"],
+                                       lambda: self.caseload.new_patient())
         self.edit_action = self._action(self.tr("Ouvrir / modifier le patient"),
-                                        ["Ctrl+E", "Return", "Enter"], self.edit_current)
+                                        ["Ctrl+E", "Return", "Enter"],
+                                        lambda: self.caseload.edit_current())
         self.clear_action = self._action(self.tr("Effacer la recherche"), ["Esc"],
-                                         self.clear_search)
+                                         lambda: self.caseload.clear_search())
         self.refresh_action = self._action(self.tr("Actualiser"), ["F5"], self.refresh)
         self.quit_action = self._action(self.tr("Quitter"), ["Ctrl+Q"], self.close)
 
@@ -245,8 +109,6 @@ class MainWindow(QMainWindow):
         patient_menu.addAction(self.edit_action)
         view_menu = self.menuBar().addMenu(self.tr("&Affichage"))
         self.view_menu = view_menu
-        view_menu.addAction(self._action(self.tr("Patients"), ["Ctrl+1"],
-                                         lambda: self.show_page(self.caseload_page)))
         self.view_menu_pages_end = view_menu.addSeparator()  # add_page() inserts above
         for action in (self.find_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
@@ -261,7 +123,11 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         self.toolbar = toolbar
-        self.actions_ctl = install_action_features(self.ctx, self.panel)
+        self.caseload = install_caseload(self.ctx)  # the first tab, « Patients » (Ctrl+1)
+        self.statusBar().addWidget(self.caseload.count_label, 1)
+        self.caseload.patientShown.connect(self.patientShown)
+        self.caseload.patientCreated.connect(self.ctx.patientCreated)
+        self.actions_ctl = install_action_features(self.ctx, self.caseload.panel)
         self.directory = install_directory_actions(self.ctx)
         self.my_day = install_my_day(self.ctx)  # the page the app opens on (Ctrl+J)
         self.cohort_screen = install_cohort_screen(self.ctx)
@@ -274,8 +140,10 @@ class MainWindow(QMainWindow):
             action.setToolTip(f"{action.text()} ({shortcut})")
         self.sync_ctl = install_sync(self.ctx)  # status bar: pending, last sync, conflicts
         self.access_ctl = install_access(self.ctx)  # lock, break glass, users
-        self.panel.stack.addWidget(self.access_ctl.restricted)
-        self.access_ctl.refused.connect(self._show_restricted)
+        self.caseload.panel.stack.addWidget(self.access_ctl.restricted)
+        self.caseload.loadFailed.connect(self.access_ctl.load_failed)
+        self.access_ctl.refused.connect(
+            lambda _patient_id: self.caseload.show_restricted(self.access_ctl.restricted))
         self.pending_label = self.sync_ctl.bar.pending_label
         self.sync_ctl.synced.connect(lambda _report: self.ctx.actionsChanged.emit())
         self.ctx.actionsChanged.connect(self.actions_ctl.reload)
@@ -283,22 +151,17 @@ class MainWindow(QMainWindow):
     # -- start, refresh, close ------------------------------------------------------------
 
     def start(self) -> None:
-        """Load the caseload, then the lists the filters and forms need."""
-        self.model.set_query(self._current_query(), immediate=True)
-        self.worker.submit(lambda s: [u.name for u in list_users(s)],
-                           on_success=self._fill_manager_filter)
+        """Load the caseload and the lists its filters need, then start the timed jobs."""
+        self.caseload.start()
         self.sync_ctl.load_settings()
         self.scheduler.start()
 
     def refresh(self) -> None:
-        self.model.set_query(self._current_query(), immediate=True)
-        self._refresh_pending()
-        if self._shown_patient is not None:
-            self._load_patient(self._shown_patient)
+        self.caseload.refresh()
 
     def shutdown(self) -> None:
         """Stop the worker (idempotent); the caller closes the database afterwards."""
-        self._selection_timer.stop()
+        self.caseload.stop()
         self.scheduler.shutdown()
         self.sync_ctl.shutdown()
         self.worker.shutdown()
@@ -306,173 +169,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-    # -- search and filters ---------------------------------------------------------------
-
-    def focus_search(self) -> None:
-        self.pages.setCurrentWidget(self.caseload_page)
-        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_field.selectAll()
-
-    def clear_search(self) -> None:
-        self.search_field.clear()
-        self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    def _current_query(self) -> CaseloadQuery:
-        status = self.status_filter.currentData()
-        level = self.fragility_filter.currentData()
-        return CaseloadQuery(text=self.search_field.text(),
-                             statuses=() if status is None else (status,),
-                             fragility_levels=() if level is None else (level,),
-                             care_manager=self.manager_filter.currentData())
-
-    def _on_filters_changed(self, *_args: object) -> None:
-        self.model.set_query(self._current_query())
-
-    def _fill_manager_filter(self, names: list[str]) -> None:
-        current = self.manager_filter.currentData()
-        self.manager_filter.blockSignals(True)
-        while self.manager_filter.count() > 1:
-            self.manager_filter.removeItem(1)
-        for name in names:
-            self.manager_filter.addItem(name, name)
-        found = self.manager_filter.findData(current) if current else 0
-        self.manager_filter.setCurrentIndex(max(found, 0))
-        self.manager_filter.blockSignals(False)
-
-    def _on_result_shown(self, count: int) -> None:
-        # French plural: 0 and 1 are singular.
-        self.count_label.setText(self.tr("%n patients", "", count) if count > 1
-                                 else self.tr("%n patient", "", count))
-        wanted = self._select_after_refresh or self._shown_patient
-        self._select_after_refresh = None
-        row = self.model.row_of(wanted) if wanted is not None else None
-        if row is None and count:
-            row = 0  # type a name, press Return: the first match opens
-        if row is not None:
-            self.table.selectRow(row)
-            self.table.scrollTo(self.model.index(row, 0))
-        else:
-            self._show_nothing()
-
-    # -- the patient panel ----------------------------------------------------------------
-
-    def current_patient_id(self) -> uuid.UUID | None:
-        index = self.table.currentIndex()
-        return self.model.patient_id(index.row()) if index.isValid() else None
-
-    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            self._selection_timer.start()
-        else:
-            self._show_nothing()
-
-    def _load_current_patient(self) -> None:
-        patient_id = self.current_patient_id()
-        if patient_id is not None and patient_id != self._shown_patient:
-            self._load_patient(patient_id)
-
-    def _load_patient(self, patient_id: uuid.UUID) -> None:
-        self.worker.submit(lambda s: _load_patient(s, patient_id),
-                           on_success=lambda loaded: self._show_patient(patient_id, loaded),
-                           on_error=lambda exc: self.access_ctl.load_failed(patient_id, exc))
-
-    def _show_restricted(self, _patient_id: uuid.UUID) -> None:
-        """Access to the selected patient was refused: the panel says so, nothing else."""
-        self._show_nothing()
-        self.panel.stack.setCurrentWidget(self.access_ctl.restricted)
-
-    def _show_patient(self, patient_id: uuid.UUID, loaded: tuple[Any, Any]) -> None:
-        if self.current_patient_id() != patient_id:
-            return  # the user moved on while it loaded
-        summary, timeline = loaded
-        self.panel.show_patient(summary, timeline)
-        self._shown_patient = patient_id
-        self.patientShown.emit(patient_id)
-
-    def _show_nothing(self) -> None:
-        self._shown_patient = None
-        self.panel.clear()
-
-    # -- new / edit -----------------------------------------------------------------------
-
-    def new_patient(self) -> None:
-        self._with_communes(lambda communes: self._open_dialog(None, None, communes))
-
-    def edit_current(self) -> None:
-        patient_id = self.current_patient_id()
-        if patient_id is None or self.current_dialog is not None:
-            return
-        self.worker.submit(
-            lambda s: _load_form(s, patient_id),
-            on_success=lambda form: self._with_communes(
-                lambda communes: self._open_dialog(patient_id, form, communes)),
-            on_error=self._report_error)
-
-    def _with_communes(self, then: Callable[[list[tuple[str, str]]], None]) -> None:
-        """The communes list for the forms, loaded once."""
-        if self._communes is not None:
-            then(self._communes)
-            return
-
-        def loaded(communes: list[tuple[str, str]]) -> None:
-            self._communes = communes
-            then(communes)
-
-        self.worker.submit(_all_communes, on_success=loaded, on_error=self._report_error)
-
-    def _open_dialog(self, patient_id: uuid.UUID | None, form: PatientInput | None,
-                     communes: list[tuple[str, str]]) -> None:
-        if self.current_dialog is not None:
-            return
-        dialog = PatientDialog(self, initial=form, communes=communes)
-        dialog.submitted.connect(lambda data: self._save(dialog, patient_id, data))
-        dialog.finished.connect(lambda _result: self._dialog_closed(dialog))
-        self.current_dialog = dialog
-        dialog.open()
-        self.dialogOpened.emit(dialog)
-
-    def _dialog_closed(self, dialog: PatientDialog) -> None:
-        if self.current_dialog is dialog:
-            self.current_dialog = None
-        dialog.deleteLater()
-        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def _save(self, dialog: PatientDialog, patient_id: uuid.UUID | None,
-              data: PatientInput) -> None:
-        user = self.user
-
-        def job(session: Session) -> uuid.UUID:
-            if patient_id is None:
-                return create_patient(session, data=data, actor=user)
-            update_patient(session, patient_id=patient_id, data=data, actor=user)
-            return patient_id
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, CareHubError):
-                dialog.show_save_error(exc.message_fr)
-            else:
-                log.exception("saving a patient failed", exc_info=exc)
-                dialog.show_save_error(self.tr(
-                    "L'enregistrement a échoué ; rien n'a été modifié. Détail : %1")
-                    .replace("%1", str(exc)))
-
-        def saved(pid: uuid.UUID) -> None:
-            self._saved(dialog, pid)
-            if patient_id is None:
-                self.patientCreated.emit(pid)
-
-        self.worker.submit(job, write=True, on_success=saved, on_error=failed)
-
-    def _saved(self, dialog: PatientDialog, patient_id: uuid.UUID) -> None:
-        dialog.accept()
-        self._select_after_refresh = patient_id
-        self._shown_patient = None  # reload the panel with the saved values
-        self.model.refresh()
-        self._refresh_pending()
-        self.worker.submit(lambda s: [u.name for u in list_users(s)],
-                           on_success=self._fill_manager_filter)
-        self.patientSaved.emit(patient_id)
 
     # -- status bar and errors ------------------------------------------------------------
 
@@ -506,8 +202,11 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def current_patient_id(self) -> uuid.UUID | None:
+        return self.caseload.current_patient_id()
+
     def reload_patient(self, patient_id: uuid.UUID) -> None:
-        self._load_patient(patient_id)
+        self.caseload.load_patient(patient_id)
 
     def open_directory(self, *, patient_id: uuid.UUID | None = None,
                        for_patient: bool = False) -> None:
@@ -524,3 +223,21 @@ class MainWindow(QMainWindow):
 
     def report_error(self, exc: BaseException) -> None:
         self._report_error(exc)
+
+    # -- what scripts reach of the caseload page through the window
+
+    @property
+    def caseload_page(self) -> CaseloadPage:
+        return self.caseload
+
+    @property
+    def model(self) -> CaseloadModel:
+        return self.caseload.model
+
+    @property
+    def table(self) -> QTableView:
+        return self.caseload.table
+
+    @property
+    def panel(self) -> PatientPanel:
+        return self.caseload.panel

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
@@ -109,7 +110,9 @@ def css_pixels(device_units: float, device: QPagedPaintDevice | None) -> float:
 def paint_rect(device: QPagedPaintDevice | None, layout: QPageLayout) -> QRectF:
     """The printable area at the origin, in the units a document on `device` uses."""
     if device is not None:
-        rect = QRectF(device.pageLayout().paintRectPixels(device.resolution()))
+        # Every device printed on (a printer, a PDF writer) has a resolution.
+        resolution = cast("QPrinter | QPdfWriter", device).resolution()
+        rect = QRectF(device.pageLayout().paintRectPixels(resolution))
     else:
         rect = QRectF(layout.paintRectPixels(SCREEN_DPI))
     rect.moveTo(0, 0)

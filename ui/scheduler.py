@@ -90,7 +90,7 @@ class AppScheduler(QObject):
 
     def next_run(self, job_id: str) -> datetime | None:
         job = self._scheduler.get_job(job_id)
-        return None if job is None else job.next_run_time  # type: ignore[no-any-return]
+        return None if job is None else job.next_run_time
 
     def _add(self, job_id: str, trigger: str, **trigger_args: Any) -> None:
         if trigger_args.get("next_run_time", ...) is None:

@@ -28,8 +28,9 @@ from carehub.coordination.audit import Change
 from carehub.errors import InputError
 from carehub.prevention.engine import HISTORY_KINDS, fr_date
 from carehub.prevention.models import OPEN_STATES, Reminder
+from carehub.prevention.recompute import recompute_reminders
+from carehub.prevention.reminder_rows import log_reminder_changes
 from carehub.prevention.rules import Rule, RuleSet, load_rules
-from carehub.prevention.services import _log, recompute_reminders
 from carehub.timeutil import utcnow
 from carehub.users.access import require_patient_access
 
@@ -146,8 +147,8 @@ def record_declared_act(session: Session, *, patient_id: uuid.UUID, reason: str,
         for row in open_rows:
             row.note, row.updated_at = note, now
         session.flush()
-        _log(session, actor, [(r, "update", {"declared": "unknown", "source": source})
-                              for r in open_rows])
+        log_reminder_changes(session, actor, [
+            (r, "update", {"declared": "unknown", "source": source}) for r in open_rows])
         return DeclaredResult(None, (), tuple(r.id for r in open_rows), None)
     if on is None:
         raise InputError("A declared act needs its date (a month and a year are enough).",
@@ -192,7 +193,7 @@ def record_declared_act(session: Session, *, patient_id: uuid.UUID, reason: str,
         settled.append(row)
         changed.append((row, "create", {"declared": True, "fact_id": str(fact.id),
                                         "source": source}))
-    _log(session, actor, changed)
+    log_reminder_changes(session, actor, changed)
     recompute_reminders(session, as_of=today, actor=actor, patient_ids=[patient_id],
                         rules=ruleset)
     following = session.execute(sa_select(col(Reminder.due_date)).where(

@@ -107,42 +107,66 @@ Create a new encrypted database now?</translation>
         </message>
     </context>
     <context>
-        <name>MainWindow</name>
+        <name>CaseloadPage</name>
         <message>
-            <location filename="../../ui/main_window.py" line="114" />
+            <location filename="../../ui/caseload/page.py" line="114" />
             <source>Rechercher : nom, INS, téléphone, commune…</source>
             <translation>Search: name, INS, phone, town…</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="119" />
+            <location filename="../../ui/caseload/page.py" line="119" />
             <source>Tous les statuts</source>
             <translation>All statuses</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="123" />
+            <location filename="../../ui/caseload/page.py" line="123" />
             <source>Toutes fragilités</source>
             <translation>All frailty levels</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="127" />
+            <location filename="../../ui/caseload/page.py" line="127" />
             <source>Toutes les IDE coordinatrices</source>
             <translation>All care managers</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="128" />
+            <location filename="../../ui/caseload/page.py" line="128" />
             <source>Statut</source>
             <translation>Status</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="129" />
+            <location filename="../../ui/caseload/page.py" line="129" />
             <source>Fragilité</source>
             <translation>Frailty</translation>
         </message>
         <message>
-            <location filename="../../ui/main_window.py" line="130" />
+            <location filename="../../ui/caseload/page.py" line="130" />
             <source>IDE coordinatrice</source>
             <translation>Care manager</translation>
         </message>
+        <message numerus="yes">
+            <location filename="../../ui/caseload/page.py" line="279" />
+            <source>%n patients</source>
+            <translation>
+                <numerusform>%n patient</numerusform>
+                <numerusform>%n patients</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <location filename="../../ui/caseload/page.py" line="280" />
+            <source>%n patient</source>
+            <translation>
+                <numerusform>%n patient</numerusform>
+                <numerusform>%n patients</numerusform>
+            </translation>
+        </message>
+        <message>
+            <location filename="../../ui/caseload/page.py" line="386" />
+            <source>L'enregistrement a échoué ; rien n'a été modifié. Détail : %1</source>
+            <translation>Saving failed; nothing was changed. Detail: %1</translation>
+        </message>
+    </context>
+    <context>
+        <name>MainWindow</name>
         <message>
             <location filename="../../ui/main_window.py" line="193" />
             <source>Rechercher</source>
@@ -192,27 +216,6 @@ Create a new encrypted database now?</translation>
             <location filename="../../ui/main_window.py" line="211" />
             <source>Actions</source>
             <translation>Actions</translation>
-        </message>
-        <message numerus="yes">
-            <location filename="../../ui/main_window.py" line="279" />
-            <source>%n patients</source>
-            <translation>
-                <numerusform>%n patient</numerusform>
-                <numerusform>%n patients</numerusform>
-            </translation>
-        </message>
-        <message numerus="yes">
-            <location filename="../../ui/main_window.py" line="280" />
-            <source>%n patient</source>
-            <translation>
-                <numerusform>%n patient</numerusform>
-                <numerusform>%n patients</numerusform>
-            </translation>
-        </message>
-        <message>
-            <location filename="../../ui/main_window.py" line="386" />
-            <source>L'enregistrement a échoué ; rien n'a été modifié. Détail : %1</source>
-            <translation>Saving failed; nothing was changed. Detail: %1</translation>
         </message>
         <message numerus="yes">
             <location filename="../../ui/main_window.py" line="410" />

@@ -57,11 +57,11 @@ def _names(window: MainWindow) -> list[str]:
 
 def _type_search(qtbot: QtBot, window: MainWindow, text: str) -> None:
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        window.search_field.clear()
+        window.caseload.search_field.clear()
         if text.isascii():
-            qtbot.keyClicks(window.search_field, text)
+            qtbot.keyClicks(window.caseload.search_field, text)
         else:  # QTest types ASCII only; accents arrive as an input method commits them
-            window.search_field.insert(text)
+            window.caseload.search_field.insert(text)
 
 
 def _shown_text(widget: QWidget) -> str:
@@ -82,10 +82,11 @@ def test_the_app_opens_on_the_day_list_and_ctrl_f_reaches_the_search(
     day = window.my_day  # type: ignore[attr-defined]
     assert window.pages.currentWidget() is day and day.table.hasFocus()
     qtbot.keyClick(day.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.search_field.hasFocus()
-    assert window.search_field.placeholderText() == "Rechercher : nom, INS, téléphone, commune…"
+    assert window.caseload.search_field.hasFocus()
+    assert (window.caseload.search_field.placeholderText()
+            == "Rechercher : nom, INS, téléphone, commune…")
     assert window.windowTitle() == "CareHub"
-    assert window.count_label.text() == "3 patients"
+    assert window.caseload.count_label.text() == "3 patients"
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
@@ -100,7 +101,7 @@ def test_typing_narrows_the_table(qtbot: QtBot, window: MainWindow, typed: str,
                                   expected: list[str]) -> None:
     _type_search(qtbot, window, typed)
     assert _names(window) == expected
-    assert window.count_label.text() == "1 patient"
+    assert window.caseload.count_label.text() == "1 patient"
 
 
 def test_escape_clears_the_search_and_ctrl_f_comes_back_to_it(qtbot: QtBot,
@@ -109,25 +110,26 @@ def test_escape_clears_the_search_and_ctrl_f_comes_back_to_it(qtbot: QtBot,
     assert _names(window) == ["Petit"]
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.search_field.hasFocus()
+    assert window.caseload.search_field.hasFocus()
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        qtbot.keyClick(window.search_field, Qt.Key.Key_Escape)
-    assert window.search_field.text() == ""
+        qtbot.keyClick(window.caseload.search_field, Qt.Key.Key_Escape)
+    assert window.caseload.search_field.text() == ""
     assert len(_names(window)) == 3
 
 
 def test_filters_on_status_and_care_manager(qtbot: QtBot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        window.status_filter.setCurrentIndex(window.status_filter.findText("En pause"))
+        status_filter = window.caseload.status_filter
+        status_filter.setCurrentIndex(status_filter.findText("En pause"))
     assert _names(window) == ["Lefebvre"]
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        window.status_filter.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: window.manager_filter.findData("bob") > 0)
+        window.caseload.status_filter.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: window.caseload.manager_filter.findData("bob") > 0)
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        window.manager_filter.setCurrentIndex(window.manager_filter.findData("alice"))
+        window.caseload.manager_filter.setCurrentIndex(window.caseload.manager_filter.findData("alice"))
     assert _names(window) == ["Durand (Martin)", "Petit"]
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
-        window.fragility_filter.setCurrentIndex(window.fragility_filter.findData(1))
+        window.caseload.fragility_filter.setCurrentIndex(window.caseload.fragility_filter.findData(1))
     assert _names(window) == ["Petit"]
 
 
@@ -152,9 +154,9 @@ def test_the_window_speaks_english_when_asked(qtbot: QtBot, db: Database,
         qtbot.addWidget(window)
         with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
             window.start()
-        assert window.search_field.placeholderText() == "Search: name, INS, phone, town…"
+        assert window.caseload.search_field.placeholderText() == "Search: name, INS, phone, town…"
         assert window.model.headerData(1, Qt.Orientation.Horizontal) == "Given name(s)"
-        assert window.count_label.text() == "3 patients"
+        assert window.caseload.count_label.text() == "3 patients"
         window.shutdown()
     finally:
         for translator in translators:
@@ -164,8 +166,9 @@ def test_the_window_speaks_english_when_asked(qtbot: QtBot, db: Database,
 
 def _open_editor(qtbot: QtBot, window: MainWindow, typed: str) -> QWidget:
     _type_search(qtbot, window, typed)
-    with qtbot.waitSignal(window.dialogOpened, timeout=10_000) as opened:
-        qtbot.keyClick(window.search_field, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.caseload.dialogOpened, timeout=10_000) as opened:
+        qtbot.keyClick(window.caseload.search_field, Qt.Key.Key_E,
+                       Qt.KeyboardModifier.ControlModifier)
     dialog = opened.args[0]
     assert isinstance(dialog, QWidget)
     return dialog
@@ -179,7 +182,7 @@ def test_editing_a_patient_shows_the_new_name_in_the_table(
     dialog.birth_name_field.setText("Petitjean")
     with qtbot.waitSignal(window.model.resultShown, timeout=10_000):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.current_dialog is None)
+    qtbot.waitUntil(lambda: window.caseload.current_dialog is None)
     _type_search(qtbot, window, "petitjean")
     assert _names(window) == ["Petitjean"]
     assert window.current_patient_id() == patient_ids["claire"]
@@ -221,8 +224,9 @@ def test_a_new_patient_appears_and_waits_for_sync(qtbot: QtBot, db: Database,
                                                   patient_ids: dict[str, uuid.UUID]) -> None:
     with db.session() as session:
         form = patient_input_from(session, get_patient(session, patient_id=patient_ids["paul"]))
-    with qtbot.waitSignal(window.dialogOpened, timeout=10_000) as opened:
-        qtbot.keyClick(window.search_field, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.caseload.dialogOpened, timeout=10_000) as opened:
+        qtbot.keyClick(window.caseload.search_field, Qt.Key.Key_N,
+                       Qt.KeyboardModifier.ControlModifier)
     dialog = opened.args[0]
     with db.session() as session:
         before = pending_count(session)  # the patients, and the reminders computed at start
@@ -230,7 +234,7 @@ def test_a_new_patient_appears_and_waits_for_sync(qtbot: QtBot, db: Database,
                                   "birth_name": "Nouveau", "given_names": "Léon"})
     with qtbot.waitSignal(window.statusUpdated, timeout=10_000):
         dialog.submitted.emit(new)
-    qtbot.waitUntil(lambda: window.count_label.text() == "4 patients")
+    qtbot.waitUntil(lambda: window.caseload.count_label.text() == "4 patients")
     assert "Nouveau" in _names(window)
     assert window.pending_label.text() == (f"{before + 1} modifications en attente de "
                                            "synchronisation")
@@ -272,9 +276,9 @@ def test_a_page_added_by_a_screen_is_a_tab_reached_by_its_shortcut_and_ctrl_f_re
     window.add_page(page, "Ma page", "Ctrl+7")
     tabs = [window.pages.tabText(i) for i in range(window.pages.count())]
     assert (tabs[0], tabs[-1]) == ("Patients", "Ma page")  # other screens' pages between
-    qtbot.keyClick(window.search_field, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.caseload.search_field, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is page
     assert "Ma page" in [a.text() for a in window.view_menu.actions()]
     qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is window.caseload_page
-    assert window.search_field.hasFocus()
+    assert window.caseload.search_field.hasFocus()

@@ -150,7 +150,7 @@ def test_the_app_opens_on_the_day_list_with_the_keyboard_in_it(
     # Ctrl+1 goes to the caseload, Ctrl+J comes back to the day.
     qtbot.keyClick(page.table, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is window.caseload_page
-    qtbot.keyClick(window.search_field, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.caseload.search_field, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is page
 
 
@@ -410,7 +410,7 @@ def test_a_callback_in_the_past_is_refused_calmly_in_the_page(
         qtbot.keyClick(page.form.callback_at, Qt.Key.Key_Return)
     assert page.message_label.text() == "Le 31/02 n'existe pas."
     assert page.form.callback_at.preview.text() == "Le 31/02 n'existe pas."
-    assert window.current_dialog is None
+    assert window.caseload.current_dialog is None
     assert actions(db, claire) == []
 
 
@@ -467,7 +467,7 @@ def test_the_day_list_is_saved_as_a_pdf_off_the_gui_thread_and_a_failure_is_said
         page.save_pdf(nowhere)
     assert failed.args == [None]
     assert page.message_label.text().startswith("La liste n'a pas pu être imprimée")
-    assert window.current_dialog is None
+    assert window.caseload.current_dialog is None
 
 
 def test_covering_a_colleague_she_works_that_colleagues_list_too(

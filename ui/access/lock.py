@@ -132,9 +132,11 @@ class InactivityLock(QObject):
         def job(session: Session) -> bool:
             return sign_in(session, name=user, password=password) is not None
 
-        self.worker.submit(job, write=True, on_success=self._answered,
-                           on_error=lambda exc: self.page and _show_error(self.page.error,
-                                                                          _message(exc)))
+        def failed(exc: BaseException) -> None:
+            if self.page:
+                _show_error(self.page.error, _message(exc))
+
+        self.worker.submit(job, write=True, on_success=self._answered, on_error=failed)
 
     def _answered(self, ok: bool) -> None:
         if self.page is None:

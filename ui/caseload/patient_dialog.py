@@ -230,7 +230,9 @@ class PatientDialog(QDialog):
         self._commune_completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
         self._commune_completer.setModelSorting(QCompleter.ModelSorting.UnsortedModel)
         self._commune_completer.setWidget(self.commune_field)
-        self._commune_completer.activated[QModelIndex].connect(self._commune_chosen)
+        # The QModelIndex overload of activated (PySide6's stubs cannot say it).
+        self._commune_completer.activated[QModelIndex].connect(  # type: ignore[index]
+            self._commune_chosen)
         self.commune_field.textEdited.connect(self._complete_commune)
         self._row(form, self.tr("Adresse"), "address_line", self.address_field)
         self._row(form, self.tr("Code postal"), "postal_code", self.postal_code_field,
@@ -593,8 +595,8 @@ class PatientDialog(QDialog):
         self._commune_completer.setCompletionPrefix(fold(text.strip()))
         if text.strip():
             self._commune_completer.complete()
-        else:
-            self._commune_completer.popup().hide()
+        elif (popup := self._commune_completer.popup()) is not None:
+            popup.hide()
 
     def _commune_chosen(self, index: QModelIndex) -> None:
         self.commune_field.setText(str(index.data(Qt.ItemDataRole.DisplayRole)))

@@ -12,6 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -482,6 +483,6 @@ def install_directory_actions(ctx: AppContext) -> DirectoryWindow:
             ("Annuaire des professionnels", "Ctrl+D", False),
             ("Professionnels près du patient", "Ctrl+Shift+D", True)):
         action = ctx.add_action("directory", text_, [shortcut],
-                                lambda p=for_patient: directory.open(for_patient=p))
+                                partial(directory.open, for_patient=for_patient))
         action.setToolTip(f"{text_} ({QKeySequence(shortcut).toString()})")
     return directory

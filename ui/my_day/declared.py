@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import cast
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QShowEvent
@@ -84,8 +85,9 @@ class DeclaredDialog(QDialog):
             self.precision.addItem(tr(label), key)
         self.precision.currentIndexChanged.connect(self._precision_changed)
         self.when = QDateEdit()
-        self.when.setMaximumDate(QDate(today()))
-        self.when.setDate(QDate(today()))
+        day = today()
+        self.when.setMaximumDate(QDate(day.year, day.month, day.day))
+        self.when.setDate(QDate(day.year, day.month, day.day))
         self.source = QComboBox()
         for key, label in SOURCE_LABELS_FR.items():
             self.source.addItem(tr(label), key)
@@ -151,7 +153,7 @@ class DeclaredDialog(QDialog):
         reason = self.reason.currentData()
         known = self.answer.currentData() == "done"
         precision = self.precision.currentData()
-        on = self.when.date().toPython()
+        on = cast(date, self.when.date().toPython())
         source = self.source.currentData()
         patient_id, actor, today = self.patient_id, self.actor, self.today()
         label = self.reason.currentText()

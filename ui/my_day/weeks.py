@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date
+from typing import cast
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QShowEvent
@@ -234,8 +235,9 @@ class WeeksDialog(QDialog):
         if self.plan is not None:
             later = [d.day for d in self.plan.days if d.day > plan_day.day]
             following = later[0] if later else plan_day.day
-        self.move_to.setMinimumDate(QDate(self.today()))
-        self.move_to.setDate(QDate(following))
+        today = self.today()
+        self.move_to.setMinimumDate(QDate(today.year, today.month, today.day))
+        self.move_to.setDate(QDate(following.year, following.month, following.day))
 
     def selected_patient(self) -> uuid.UUID | None:
         row = self.patients.currentRow()
@@ -249,7 +251,7 @@ class WeeksDialog(QDialog):
         if patient_id is None:
             self._show_message(tr("Choisissez d'abord un patient du jour."))
             return
-        day = self.move_to.date().toPython()
+        day = cast(date, self.move_to.date().toPython())
         owner, actor, today = self.owner, self.actor, self.today()
 
         def job(session: Session) -> uuid.UUID:

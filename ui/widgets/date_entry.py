@@ -105,7 +105,7 @@ class _DateField(QWidget, Generic[V]):
         self.lean = lean
         self.optional = False  # an empty field is then no date, and no error
         self._clock = clock or _local_now
-        self._check = check
+        self._check: Callable[[V], str | None] | None = check
         self._last: V | None = None
         self.line = QLineEdit()
         self.line.setPlaceholderText(placeholder)
